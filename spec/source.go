@@ -1,0 +1,201 @@
+package spec
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Pos is a 1-based line and column in a capability file.
+type Pos struct {
+	Line, Col int
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
+
+// IsZero reports whether the position is unknown.
+func (p Pos) IsZero() bool { return p.Line == 0 }
+
+func posOf(n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{}
+	}
+	return Pos{Line: n.Line, Col: n.Column}
+}
+
+// Src records where a mapping starts and where each of its keys' values sit,
+// so diagnostics about a field can point at the field itself.
+type Src struct {
+	Pos    Pos            `yaml:"-"`
+	values map[string]Pos // key -> position of its value
+	keys   map[string]Pos // key -> position of the key itself
+}
+
+// At returns the position of the value of key, or of the mapping when the
+// key is absent.
+func (s Src) At(key string) Pos {
+	if p, ok := s.values[key]; ok {
+		return p
+	}
+	return s.Pos
+}
+
+// KeyAt returns the position of key itself, or of the mapping when absent.
+func (s Src) KeyAt(key string) Pos {
+	if p, ok := s.keys[key]; ok {
+		return p
+	}
+	return s.Pos
+}
+
+// Has reports whether the mapping spelled out key.
+func (s Src) Has(key string) bool {
+	_, ok := s.keys[key]
+	return ok
+}
+
+func (s *Src) record(n *yaml.Node) {
+	n = resolveAlias(n)
+	s.Pos = posOf(n)
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	s.values = make(map[string]Pos, len(n.Content)/2)
+	s.keys = make(map[string]Pos, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		s.keys[k] = posOf(n.Content[i])
+		s.values[k] = posOf(n.Content[i+1])
+	}
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// NodeAt walks a JSON pointer ("/capability/exposes/0/port") through the YAML
+// tree. It returns the deepest node reached and, when the pointer ends at a
+// mapping key, that key's node, so a diagnostic about an unexpected key can
+// point at the key.
+func NodeAt(root *yaml.Node, pointer string) (value *yaml.Node, key *yaml.Node) {
+	n := root
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if pointer == "" || pointer == "/" {
+		return n, nil
+	}
+	for _, tok := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		n = resolveAlias(n)
+		if n == nil {
+			return nil, nil
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			var next *yaml.Node
+			key = nil
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == tok {
+					key, next = n.Content[i], n.Content[i+1]
+					break
+				}
+			}
+			if next == nil {
+				return n, nil
+			}
+			n = next
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return n, nil
+			}
+			key = nil
+			n = n.Content[i]
+		default:
+			return n, nil
+		}
+	}
+	return n, key
+}
+
+// PosAt is NodeAt reduced to a position: the key when the pointer ends at a
+// mapping key, else the value.
+func PosAt(root *yaml.Node, pointer string) Pos {
+	v, k := NodeAt(root, pointer)
+	if k != nil {
+		return posOf(k)
+	}
+	return posOf(v)
+}
+
+// ToJSONValue converts a YAML tree into the generic values encoding/json
+// produces (map[string]any, []any, string, float64/int64, bool, nil), which
+// is what JSON Schema validation works on.
+func ToJSONValue(n *yaml.Node) any {
+	n = resolveAlias(n)
+	if n == nil {
+		return nil
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil
+		}
+		return ToJSONValue(n.Content[0])
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+				if merged, ok := ToJSONValue(n.Content[i+1]).(map[string]any); ok {
+					for mk, mv := range merged {
+						if _, exists := m[mk]; !exists {
+							m[mk] = mv
+						}
+					}
+				}
+				continue
+			}
+			m[k.Value] = ToJSONValue(n.Content[i+1])
+		}
+		return m
+	case yaml.SequenceNode:
+		a := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			a[i] = ToJSONValue(c)
+		}
+		return a
+	case yaml.ScalarNode:
+		return scalarValue(n)
+	}
+	return nil
+}
+
+func scalarValue(n *yaml.Node) any {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil
+	case "!!bool":
+		var b bool
+		if n.Decode(&b) == nil {
+			return b
+		}
+	case "!!int":
+		var i int64
+		if n.Decode(&i) == nil {
+			return i
+		}
+	case "!!float":
+		var f float64
+		if n.Decode(&f) == nil {
+			return f
+		}
+	}
+	return n.Value
+}
