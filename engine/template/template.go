@@ -1,0 +1,155 @@
+// Package template compiles the placeholder strings of a capability
+// (`{{name}}`, `{{ns.NAME}}`, and `{name}` where single braces count) once at
+// start-up, so a request only concatenates literals and looked-up values.
+//
+// A value is always escaped for the place it lands in: a path segment, a
+// query component, a header. Unresolved placeholders are errors, never empty
+// strings and never literal braces sent upstream.
+package template
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/naftiko/naftiko/spec"
+)
+
+// Template is a compiled string: literal text interleaved with references.
+type Template struct {
+	source string
+	parts  []part
+}
+
+type part struct {
+	literal string
+	ref     string // placeholder name; "" for a literal part
+	double  bool
+}
+
+// Compile parses s. With singles, `{name}` is a placeholder too (consumed
+// paths and baseUri).
+func Compile(s string, singles bool) *Template {
+	t := &Template{source: s}
+	last := 0
+	for _, p := range spec.ScanPlaceholders(s, singles) {
+		if p.Start > last {
+			t.parts = append(t.parts, part{literal: s[last:p.Start]})
+		}
+		t.parts = append(t.parts, part{ref: p.Name, double: p.Double})
+		last = p.End
+	}
+	if last < len(s) {
+		t.parts = append(t.parts, part{literal: s[last:]})
+	}
+	return t
+}
+
+// Source is the text the template was compiled from.
+func (t *Template) Source() string { return t.source }
+
+// Refs lists the placeholder names in order of appearance.
+func (t *Template) Refs() []string {
+	var out []string
+	for _, p := range t.parts {
+		if p.ref != "" {
+			out = append(out, p.ref)
+		}
+	}
+	return out
+}
+
+// IsStatic reports whether the template has no placeholders left.
+func (t *Template) IsStatic() bool {
+	for _, p := range t.parts {
+		if p.ref != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// IsSingleRef reports whether the template is exactly one placeholder, so a
+// caller can substitute the typed value (a number stays a number in JSON).
+func (t *Template) IsSingleRef() (string, bool) {
+	if len(t.parts) == 1 && t.parts[0].ref != "" {
+		return t.parts[0].ref, true
+	}
+	return "", false
+}
+
+// Bind returns a copy in which the placeholders that resolve succeeds for
+// are replaced by literal text. Start-up uses it to fold in bind variables,
+// leaving only per-request inputs.
+func (t *Template) Bind(resolve func(name string) (string, bool)) *Template {
+	out := &Template{source: t.source}
+	for _, p := range t.parts {
+		if p.ref != "" {
+			if v, ok := resolve(p.ref); ok {
+				p = part{literal: v}
+			}
+		}
+		if p.ref == "" && len(out.parts) > 0 && out.parts[len(out.parts)-1].ref == "" {
+			out.parts[len(out.parts)-1].literal += p.literal
+			continue
+		}
+		out.parts = append(out.parts, p)
+	}
+	return out
+}
+
+// Lookup finds the value of a placeholder at request time.
+type Lookup func(name string) (string, bool)
+
+// Escaper encodes a substituted value for where it lands.
+type Escaper func(string) string
+
+// UnresolvedError names a placeholder that had no value.
+type UnresolvedError struct {
+	Name     string
+	Template string
+}
+
+func (e *UnresolvedError) Error() string {
+	return fmt.Sprintf("no value for %s in %q", e.Name, e.Template)
+}
+
+// Expand renders the template, escaping each substituted value.
+func (t *Template) Expand(lookup Lookup, escape Escaper) (string, error) {
+	if len(t.parts) == 1 && t.parts[0].ref == "" {
+		return t.parts[0].literal, nil
+	}
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.ref == "" {
+			b.WriteString(p.literal)
+			continue
+		}
+		v, ok := lookup(p.ref)
+		if !ok {
+			return "", &UnresolvedError{Name: p.ref, Template: t.source}
+		}
+		if escape != nil {
+			v = escape(v)
+		}
+		b.WriteString(v)
+	}
+	return b.String(), nil
+}
+
+// PathSegment escapes a value as exactly one path segment: `/`, `?`, `#`
+// and `%` are encoded, and the dot segments "." and ".." are encoded so no
+// value can walk the upstream path.
+func PathSegment(v string) string {
+	if v == "." || v == ".." {
+		return strings.ReplaceAll(v, ".", "%2E")
+	}
+	return url.PathEscape(v)
+}
+
+// Query escapes a query-string component.
+func Query(v string) string { return url.QueryEscape(v) }
+
+// Verbatim substitutes values unchanged (request bodies, where the body's
+// own encoder escapes).
+func Verbatim(v string) string { return v }

@@ -1,0 +1,275 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/naftiko/naftiko/engine/template"
+	"github.com/naftiko/naftiko/spec"
+)
+
+const userAgent = "naftiko/0.1"
+
+// Client is one consumes namespace: its base URL, authentication and pooled
+// connections. Every operation of the namespace shares it.
+type Client struct {
+	Namespace string
+	base      string
+	http      *http.Client
+	auth      authenticator
+	params    []spec.ConsumedParam
+	timeout   time.Duration
+}
+
+// ClientOptions configure a Client.
+type ClientOptions struct {
+	// BaseURL replaces the consumes block's baseUri (--upstream, sandbox).
+	BaseURL string
+	// Timeout bounds the wait for response headers and any stall while the
+	// body streams. Zero means 30 s.
+	Timeout time.Duration
+	// Transport is shared by clients; nil means a tuned default.
+	Transport http.RoundTripper
+}
+
+// NewTransport returns the pooled transport naftiko uses upstream: keep-alive
+// with enough idle connections per host for a busy gateway, and no transparent
+// decompression, so bodies pass through byte for byte with their length.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+}
+
+// NewClient compiles a consumes block. static resolves bind variables and
+// server variables in baseUri and authentication.
+func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Client, error) {
+	base := opts.BaseURL
+	if base == "" {
+		t := template.Compile(c.BaseURI, true).Bind(static)
+		if !t.IsStatic() {
+			refs := t.Refs()
+			return nil, fmt.Errorf("consumes %q: baseUri %q needs a value for %s: set the environment variable %s, or point the namespace elsewhere with --upstream %s=URL",
+				c.Namespace, c.BaseURI, refs[0], screamingSnake(refs[0]), c.Namespace)
+		}
+		base, _ = t.Expand(nil, nil)
+	}
+	if base == "" {
+		return nil, fmt.Errorf("consumes %q has an empty baseUri: give it one, or use --upstream %s=URL", c.Namespace, c.Namespace)
+	}
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return nil, fmt.Errorf("consumes %q: baseUri %q is not an http(s) URL", c.Namespace, base)
+	}
+	base = strings.TrimRight(base, "/")
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Transport == nil {
+		opts.Transport = NewTransport()
+	}
+	cl := &Client{
+		Namespace: c.Namespace,
+		base:      base,
+		params:    c.InputParameters,
+		timeout:   opts.Timeout,
+		http: &http.Client{
+			Transport: opts.Transport,
+			// Redirects are answers for the caller, not for the gateway to
+			// follow with our credentials attached.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	auth, err := newAuthenticator(c.Authentication, static, cl)
+	if err != nil {
+		return nil, fmt.Errorf("consumes %q: %w", c.Namespace, err)
+	}
+	cl.auth = auth
+	return cl, nil
+}
+
+// BaseURL is where the namespace's calls go.
+func (c *Client) BaseURL() string { return c.base }
+
+// ScreamingSnake turns a server variable name into the environment variable
+// naftiko reads for it (`store_name`, `storeName` → `STORE_NAME`).
+func screamingSnake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			if i > 0 && s[i-1] >= 'a' && s[i-1] <= 'z' {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r)
+		case r >= 'a' && r <= 'z':
+			b.WriteRune(r - 'a' + 'A')
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// ScreamingSnake is exported for start-up code resolving server variables.
+func ScreamingSnake(s string) string { return screamingSnake(s) }
+
+// ErrTimeout reports that the upstream did not answer within the timeout.
+var ErrTimeout = errors.New("upstream timed out")
+
+// CallError is a failure to get an answer from the upstream at all.
+type CallError struct {
+	Namespace, Operation string
+	Timeout              bool
+	Err                  error
+}
+
+func (e *CallError) Error() string {
+	if e.Timeout {
+		return fmt.Sprintf("%s.%s: upstream did not answer in time", e.Namespace, e.Operation)
+	}
+	return fmt.Sprintf("%s.%s: upstream unreachable: %v", e.Namespace, e.Operation, e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// Do performs the operation. The response body streams; closing it releases
+// the call. The timeout covers the wait for headers and every stall of the
+// body, not the whole transfer, so a large body that keeps flowing is fine.
+func (o *Operation) Do(ctx context.Context, in Inputs) (*http.Response, error) {
+	return o.client.doWatched(ctx, o.Name, func(ctx context.Context) (*http.Request, error) {
+		return o.NewRequest(ctx, in)
+	})
+}
+
+// Forward proxies a caller's request to base + "/" + subpath (a `forward`
+// resource). Only the headers the capability trusts are passed by the
+// caller; the namespace's own authentication is applied.
+func (c *Client) Forward(ctx context.Context, method, escapedSubpath, rawQuery string, header http.Header, body io.Reader) (*http.Response, error) {
+	return c.doWatched(ctx, "forward", func(ctx context.Context) (*http.Request, error) {
+		u := c.base
+		if escapedSubpath != "" {
+			u += "/" + strings.TrimLeft(escapedSubpath, "/")
+		}
+		if rawQuery != "" {
+			u += "?" + rawQuery
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u, body)
+		if err != nil {
+			return nil, &InputError{Msg: "cannot forward this request: " + err.Error()}
+		}
+		req.Header = header
+		req.Header.Set("User-Agent", userAgent)
+		return req, nil
+	})
+}
+
+func (c *Client) doWatched(ctx context.Context, opName string, build func(context.Context) (*http.Request, error)) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	wd := &watchdog{cancel: cancel}
+	wd.timer = time.AfterFunc(c.timeout, wd.fire)
+
+	req, err := build(ctx)
+	if err != nil {
+		wd.stop()
+		cancel()
+		return nil, err
+	}
+	resp, err := c.send(ctx, req)
+	if err != nil {
+		timedOut := wd.stop()
+		cancel()
+		if ctx.Err() != nil && !timedOut {
+			return nil, context.Cause(ctx) // the caller went away
+		}
+		return nil, &CallError{Namespace: c.Namespace, Operation: opName, Timeout: timedOut, Err: err}
+	}
+	wd.timer.Reset(c.timeout)
+	resp.Body = &watchedBody{ReadCloser: resp.Body, wd: wd, timeout: c.timeout}
+	return resp, nil
+}
+
+func (c *Client) send(ctx context.Context, req *http.Request) (*http.Response, error) {
+	if c.auth == nil {
+		return c.http.Do(req)
+	}
+	return c.auth.do(ctx, c.http, req)
+}
+
+// watchdog cancels a call that stalls longer than the timeout.
+type watchdog struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	fired   bool
+	stopped bool
+	cancel  context.CancelFunc
+}
+
+func (w *watchdog) fire() {
+	w.mu.Lock()
+	if !w.stopped {
+		w.fired = true
+	}
+	w.mu.Unlock()
+	w.cancel()
+}
+
+// stop disarms the watchdog and reports whether it had fired.
+func (w *watchdog) stop() bool {
+	w.timer.Stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	return w.fired
+}
+
+func (w *watchdog) timedOut() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fired
+}
+
+// watchedBody re-arms the watchdog as data arrives and reports a stall as
+// ErrTimeout.
+type watchedBody struct {
+	io.ReadCloser
+	wd      *watchdog
+	timeout time.Duration
+	reads   int
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	// Re-arming on every read is cheap, but not free; every 16th is plenty
+	// for a timeout measured in seconds.
+	if b.reads++; b.reads&15 == 0 {
+		b.wd.timer.Reset(b.timeout)
+	}
+	if err != nil && err != io.EOF && b.wd.timedOut() {
+		return n, ErrTimeout
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.wd.stop()
+	b.wd.cancel()
+	return err
+}

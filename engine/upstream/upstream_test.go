@@ -1,0 +1,322 @@
+package upstream
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/naftiko/naftiko/spec"
+)
+
+// compileOne parses a capability snippet and compiles its first operation
+// against base.
+func compileOne(t *testing.T, yamlDoc, base string, timeout time.Duration) *Operation {
+	t.Helper()
+	doc, diags := spec.Parse("test.yaml", []byte(yamlDoc))
+	if doc == nil || diags.HasErrors() {
+		t.Fatalf("parse: %v", diags)
+	}
+	cs := &doc.Capability.Consumes[0]
+	static := func(name string) (string, bool) {
+		switch name {
+		case "env.TOKEN", "TOKEN":
+			return "tok-123", true
+		case "USER":
+			return "ann", true
+		case "PASS":
+			return "pw", true
+		}
+		return "", false
+	}
+	cl, err := NewClient(cs, ClientOptions{BaseURL: base, Timeout: timeout}, static)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := CompileOperation(cl, &cs.Resources[0], &cs.Resources[0].Operations[0], static)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
+type recorded struct {
+	method, uri, body string
+	header            http.Header
+}
+
+func recorder(t *testing.T, handler func(w http.ResponseWriter, r *http.Request)) (*httptest.Server, func() []recorded) {
+	var (
+		got []recorded
+		mu  = make(chan struct{}, 1)
+	)
+	mu <- struct{}{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		<-mu
+		got = append(got, recorded{r.Method, r.RequestURI, string(b), r.Header.Clone()})
+		mu <- struct{}{}
+		if handler != nil {
+			handler(w, r)
+			return
+		}
+		io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []recorded { <-mu; defer func() { mu <- struct{}{} }(); return append([]recorded(nil), got...) }
+}
+
+func call(t *testing.T, op *Operation, in Inputs) *http.Response {
+	t.Helper()
+	resp, err := op.Do(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+const paramsDoc = `naftiko: 1.0.0-alpha2
+capability:
+  consumes:
+  - type: http
+    namespace: api
+    baseUri: https://example.invalid/v1
+    inputParameters:
+    - {name: X-Api-Version, in: header, value: "2024-01-01"}
+    authentication: {type: bearer, token: "{{env.TOKEN}}"}
+    resources:
+    - name: items
+      path: /orgs/{org}/items:search?fixed=yes
+      operations:
+      - name: search
+        method: POST
+        inputParameters:
+        - {name: org, in: path}
+        - {name: q, in: query}
+        - {name: tags, in: query}
+        - {name: ids, in: query, style: comma}
+        - {name: X-Trace, in: header}
+        - {name: session, in: cookie}
+        - {name: title, in: body}
+        - {name: count, in: body}
+`
+
+func TestParametersByIn(t *testing.T) {
+	srv, got := recorder(t, nil)
+	op := compileOne(t, paramsDoc, srv.URL, time.Second)
+	call(t, op, Inputs{
+		"org": "acme/evil", "q": "a b&c", "tags": []any{"x", "y"}, "ids": []any{1.0, 2.0},
+		"X-Trace": "t1", "session": "s1", "title": "hello", "count": 3.0,
+	})
+	r := got()[0]
+	wantURI := "/orgs/acme%2Fevil/items:search?fixed=yes&q=a+b%26c&tags=x&tags=y&ids=1%2C2"
+	if r.method != "POST" || r.uri != wantURI {
+		t.Errorf("request = %s %s\nwant      POST %s", r.method, r.uri, wantURI)
+	}
+	if r.header.Get("Authorization") != "Bearer tok-123" || r.header.Get("X-Api-Version") != "2024-01-01" ||
+		r.header.Get("X-Trace") != "t1" || r.header.Get("Cookie") != "session=s1" {
+		t.Errorf("headers = %v", r.header)
+	}
+	if r.body != `{"count":3,"title":"hello"}` || r.header.Get("Content-Type") != "application/json" {
+		t.Errorf("body = %s (%s)", r.body, r.header.Get("Content-Type"))
+	}
+}
+
+func TestMissingPathParameterNeverSendsBraces(t *testing.T) {
+	srv, got := recorder(t, nil)
+	op := compileOne(t, paramsDoc, srv.URL, time.Second)
+	_, err := op.Do(context.Background(), Inputs{"q": "x"})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(ie.Msg, "org") {
+		t.Fatalf("err = %v, want an InputError naming org", err)
+	}
+	if len(got()) != 0 {
+		t.Error("the upstream was called without its path parameter")
+	}
+}
+
+func TestBodies(t *testing.T) {
+	cases := []struct {
+		name, body, wantBody, wantType string
+		in                             Inputs
+	}{
+		{"json data typed", `{type: json, data: {name: "{{name}}", size: "{{size}}", note: "n={{size}}", fixed: [1, true]}}`,
+			`{"fixed":[1,true],"name":"Ann","note":"n=4","size":4}`, "application/json", Inputs{"name": "Ann", "size": 4.0}},
+		{"form", `{type: formUrlEncoded, data: {grant: "{{g}}", a: "b c"}}`, `a=b+c&grant=x%26y`, "application/x-www-form-urlencoded", Inputs{"g": "x&y"}},
+		{"text", `{type: text, data: "hello {{who}}"}`, `hello world`, "text/plain; charset=utf-8", Inputs{"who": "world"}},
+		{"raw json string", `'{"q": "{{q}}"}'`, `{"q": "z"}`, "application/json", Inputs{"q": "z"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv, got := recorder(t, nil)
+			doc := fmt.Sprintf(`naftiko: 1.0.0-alpha2
+capability:
+  consumes:
+  - type: http
+    namespace: api
+    baseUri: https://example.invalid
+    resources:
+    - name: r
+      path: /r
+      operations:
+      - name: op
+        method: POST
+        body: %s
+`, c.body)
+			op := compileOne(t, doc, srv.URL, time.Second)
+			call(t, op, c.in)
+			r := got()[0]
+			if r.body != c.wantBody || r.header.Get("Content-Type") != c.wantType {
+				t.Errorf("body %q (%s), want %q (%s)", r.body, r.header.Get("Content-Type"), c.wantBody, c.wantType)
+			}
+		})
+	}
+}
+
+func authDoc(auth string) string {
+	return `naftiko: 1.0.0-alpha2
+capability:
+  consumes:
+  - type: http
+    namespace: api
+    baseUri: https://example.invalid
+    authentication: ` + auth + `
+    resources:
+    - name: r
+      path: /r
+      operations:
+      - {name: op, method: GET}
+`
+}
+
+func TestAuthSchemes(t *testing.T) {
+	cases := []struct {
+		auth  string
+		check func(r recorded) bool
+	}{
+		{`{type: apikey, key: X-Key, value: "{{TOKEN}}", placement: header}`, func(r recorded) bool { return r.header.Get("X-Key") == "tok-123" }},
+		{`{type: apikey, name: api_key, value: "{{TOKEN}}", in: query}`, func(r recorded) bool { return r.uri == "/r?api_key=tok-123" }},
+		{`{type: apikey, headers: {X-A: "{{TOKEN}}", X-B: "two"}}`, func(r recorded) bool {
+			return r.header.Get("X-A") == "tok-123" && r.header.Get("X-B") == "two"
+		}},
+		{`{type: basic, username: "{{USER}}", password: "{{PASS}}"}`, func(r recorded) bool {
+			return r.header.Get("Authorization") == "Basic YW5uOnB3"
+		}},
+	}
+	for _, c := range cases {
+		srv, got := recorder(t, nil)
+		call(t, compileOne(t, authDoc(c.auth), srv.URL, time.Second), nil)
+		if r := got()[0]; !c.check(r) {
+			t.Errorf("%s: request %s %v", c.auth, r.uri, r.header)
+		}
+	}
+}
+
+func TestDigestChallengeResponse(t *testing.T) {
+	const realm, nonce = "naftiko-test", "abc123"
+	h := func(s string) string { x := md5.Sum([]byte(s)); return hex.EncodeToString(x[:]) }
+	var authorized atomic.Int32
+	srv, _ := recorder(t, func(w http.ResponseWriter, r *http.Request) {
+		got := parseDigestChallenge([]string{strings.Replace(r.Header.Get("Authorization"), "Digest ", "digest ", 1)})
+		if got != nil {
+			ha1 := h("ann:" + realm + ":pw")
+			ha2 := h(r.Method + ":" + got["uri"])
+			want := h(strings.Join([]string{ha1, nonce, got["nc"], got["cnonce"], "auth", ha2}, ":"))
+			if got["response"] == want && got["uri"] == r.URL.RequestURI() {
+				authorized.Add(1)
+				io.WriteString(w, `{"ok":true}`)
+				return
+			}
+		}
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Digest realm=%q, qop="auth", nonce=%q, algorithm=MD5`, realm, nonce))
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	op := compileOne(t, authDoc(`{type: digest, username: "{{USER}}", password: "{{PASS}}"}`), srv.URL, time.Second)
+	for i := 0; i < 2; i++ {
+		if resp := call(t, op, nil); resp.StatusCode != 200 {
+			t.Fatalf("call %d: status %d, want 200 after the digest exchange", i, resp.StatusCode)
+		}
+	}
+	if authorized.Load() != 2 {
+		t.Errorf("authorized %d times, want 2", authorized.Load())
+	}
+}
+
+func TestOAuth2ClientCredentialsCachesToken(t *testing.T) {
+	var issued atomic.Int32
+	tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		user, pass, _ := r.BasicAuth()
+		if r.PostForm.Get("grant_type") != "client_credentials" || user != "ann" || pass != "pw" {
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":"invalid_client"}`)
+			return
+		}
+		n := issued.Add(1)
+		fmt.Fprintf(w, `{"access_token":"at-%d","token_type":"Bearer","expires_in":3600}`, n)
+	}))
+	defer tokenSrv.Close()
+	srv, got := recorder(t, nil)
+	op := compileOne(t, authDoc(`{type: oauth2, authorizationServerUri: "`+tokenSrv.URL+`", resource: "https://x", tokenEndpoint: "`+tokenSrv.URL+`/token", clientId: "{{USER}}", clientSecret: "{{PASS}}", scopes: [system/*.read]}`), srv.URL, time.Second)
+	call(t, op, nil)
+	call(t, op, nil)
+	for _, r := range got() {
+		if r.header.Get("Authorization") != "Bearer at-1" {
+			t.Errorf("Authorization = %q, want the cached token at-1", r.header.Get("Authorization"))
+		}
+	}
+	if issued.Load() != 1 {
+		t.Errorf("token fetched %d times, want 1 (cached)", issued.Load())
+	}
+}
+
+func TestTimeoutAndCancellation(t *testing.T) {
+	srv, _ := recorder(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	op := compileOne(t, authDoc(`{type: bearer, token: "{{TOKEN}}"}`), srv.URL, 100*time.Millisecond)
+	_, err := op.Do(context.Background(), nil)
+	var ce *CallError
+	if !errors.As(err, &ce) || !ce.Timeout {
+		t.Fatalf("err = %v, want a timeout CallError", err)
+	}
+	op = compileOne(t, authDoc(`{type: bearer, token: "{{TOKEN}}"}`), srv.URL, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := op.Do(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the caller's own cancellation", err)
+	}
+}
+
+func TestStalledBodyTimesOut(t *testing.T) {
+	srv, _ := recorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"partial":`))
+		w.(http.Flusher).Flush()
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	op := compileOne(t, authDoc(`{type: bearer, token: "{{TOKEN}}"}`), srv.URL, 150*time.Millisecond)
+	resp, err := op.Do(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadAll(resp.Body); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("read err = %v, want ErrTimeout", err)
+	}
+}
