@@ -194,8 +194,9 @@ func (c *Client) doWatched(ctx context.Context, opName string, build func(contex
 	resp, err := c.send(ctx, req)
 	if err != nil {
 		timedOut := wd.stop()
+		callerGone := ctx.Err() != nil && !timedOut // before our own cancel
 		cancel()
-		if ctx.Err() != nil && !timedOut {
+		if callerGone {
 			return nil, context.Cause(ctx) // the caller went away
 		}
 		return nil, &CallError{Namespace: c.Namespace, Operation: opName, Timeout: timedOut, Err: err}

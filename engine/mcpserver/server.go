@@ -1,0 +1,175 @@
+package mcpserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/naftiko/naftiko/engine"
+)
+
+// Version is the naftiko version announced in serverInfo unless
+// [WithVersion] says otherwise.
+const Version = "0.1.0"
+
+// DefaultMaxResultBytes bounds an upstream body turned into a tool result
+// (see the package documentation for the reasoning).
+const DefaultMaxResultBytes = 4 << 20
+
+// DefaultSessionTimeout closes Streamable HTTP sessions idle for this long.
+const DefaultSessionTimeout = 24 * time.Hour
+
+// Server is the MCP server of one MCP exposes block.
+type Server struct {
+	surface *engine.MCPSurface
+	mcp     *mcp.Server
+	http    http.Handler
+	log     *slog.Logger
+	cfg     config
+	tools   map[string]*tool
+}
+
+type config struct {
+	version        string
+	maxResult      int64
+	sessionTimeout time.Duration
+	origins        map[string]bool
+}
+
+// Option adjusts a Server.
+type Option func(*config)
+
+// WithVersion sets the version announced in serverInfo.
+func WithVersion(v string) Option {
+	return func(c *config) {
+		if v != "" {
+			c.version = v
+		}
+	}
+}
+
+// WithMaxResultBytes bounds the upstream body a tool result may carry.
+func WithMaxResultBytes(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxResult = n
+		}
+	}
+}
+
+// WithSessionTimeout closes Streamable HTTP sessions idle for d; 0 or less
+// keeps them until the client deletes them.
+func WithSessionTimeout(d time.Duration) Option {
+	return func(c *config) { c.sessionTimeout = d }
+}
+
+// WithAllowedOrigins accepts browser requests from these origins
+// ("https://app.example.com", scheme://host[:port]) besides loopback ones.
+func WithAllowedOrigins(origins ...string) Option {
+	return func(c *config) {
+		for _, o := range origins {
+			if n, ok := normalizeOrigin(o); ok {
+				c.origins[n] = true
+			}
+		}
+	}
+}
+
+// New builds the MCP server of one MCP exposes block.
+func New(s *engine.MCPSurface, logger *slog.Logger, opts ...Option) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg := config{version: Version, maxResult: DefaultMaxResultBytes, sessionTimeout: DefaultSessionTimeout,
+		origins: map[string]bool{}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	log := logger.With("mcp", s.Namespace)
+	sdkLog := slog.New(demote{log.Handler()})
+	srv := &Server{surface: s, log: log, cfg: cfg, tools: map[string]*tool{}}
+	srv.mcp = mcp.NewServer(&mcp.Implementation{Name: s.Namespace, Title: s.Title, Version: cfg.version},
+		&mcp.ServerOptions{Instructions: s.Instructions, Logger: sdkLog})
+	for _, t := range s.Tools {
+		if _, dup := srv.tools[t.Name]; dup {
+			log.Warn("duplicate MCP tool name: the last declaration wins", "tool", t.Name)
+		}
+		tl := srv.newTool(t)
+		srv.tools[t.Name] = tl
+		srv.mcp.AddTool(tl.def, tl.handle)
+	}
+	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv.mcp },
+		&mcp.StreamableHTTPOptions{Logger: sdkLog, SessionTimeout: cfg.sessionTimeout})
+	srv.http = srv.originGuard(streamable)
+	return srv
+}
+
+// MCP returns the underlying go-sdk server (for in-process transports).
+func (s *Server) MCP() *mcp.Server { return s.mcp }
+
+// Handler serves Streamable HTTP. It does not look at the request path, so
+// it works mounted anywhere (/mcp, /, a per-capability prefix).
+func (s *Server) Handler() http.Handler { return s.http }
+
+// ServeStdio serves newline-delimited JSON-RPC on in/out until in ends
+// (nil) or ctx is cancelled (nil: an orderly shutdown). Only protocol
+// messages are written to out; out is not closed.
+func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error {
+	rc, ok := in.(io.ReadCloser)
+	if !ok {
+		rc = io.NopCloser(in)
+	}
+	t := &mcp.IOTransport{Reader: noClose{rc}, Writer: nopWriteCloser{out}}
+	ss, err := s.mcp.Connect(ctx, t, nil)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- ss.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		ss.Close()
+		<-done
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// noClose keeps the caller's reader open: the caller owns it.
+type noClose struct{ io.Reader }
+
+func (noClose) Close() error { return nil }
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// demote turns the go-sdk's informational logs (a line per session) into
+// Debug; warnings and errors keep their level.
+type demote struct{ h slog.Handler }
+
+func (d demote) Enabled(ctx context.Context, l slog.Level) bool {
+	if l < slog.LevelWarn {
+		l = slog.LevelDebug
+	}
+	return d.h.Enabled(ctx, l)
+}
+
+func (d demote) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelWarn {
+		r.Level = slog.LevelDebug
+	}
+	return d.h.Handle(ctx, r)
+}
+
+func (d demote) WithAttrs(a []slog.Attr) slog.Handler { return demote{d.h.WithAttrs(a)} }
+func (d demote) WithGroup(n string) slog.Handler      { return demote{d.h.WithGroup(n)} }

@@ -1,0 +1,265 @@
+package mcpserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/upstream"
+)
+
+// tool is one compiled engine.Tool with its precomputed MCP definition.
+type tool struct {
+	srv   *Server
+	t     *engine.Tool
+	def   *mcp.Tool
+	usage string // what the tool takes, for "bad arguments" messages
+}
+
+func (s *Server) newTool(t *engine.Tool) *tool {
+	var inputs []engine.Input
+	if t.Action != nil {
+		inputs = t.Action.Inputs
+	}
+	def := &mcp.Tool{
+		Name:        t.Name,
+		Title:       t.Title,
+		Description: t.Description,
+		InputSchema: inputSchema(inputs),
+		Annotations: annotations(t),
+	}
+	return &tool{srv: s, t: t, def: def, usage: usage(inputs)}
+}
+
+// property is one input in the schema; fields in the order a reader wants.
+type property struct {
+	Type        string          `json:"type"`
+	Description string          `json:"description,omitempty"`
+	Items       json.RawMessage `json:"items,omitempty"`
+}
+
+// inputSchema is the tool's JSON Schema, marshalled once.
+func inputSchema(inputs []engine.Input) json.RawMessage {
+	props := make(map[string]property, len(inputs))
+	required := []string{}
+	for _, in := range inputs {
+		p := property{Type: schemaType(in.Type), Description: in.Description}
+		if p.Type == "array" {
+			p.Items = json.RawMessage(`{}`)
+		}
+		props[in.Name] = p
+		if in.Required {
+			required = append(required, in.Name)
+		}
+	}
+	schema := struct {
+		Type                 string              `json:"type"`
+		Properties           map[string]property `json:"properties"`
+		Required             []string            `json:"required,omitempty"`
+		AdditionalProperties bool                `json:"additionalProperties"`
+	}{Type: "object", Properties: props, Required: required, AdditionalProperties: false}
+	b, err := json.Marshal(schema)
+	if err != nil { // cannot happen: plain strings and bools
+		return json.RawMessage(`{"type":"object"}`)
+	}
+	return b
+}
+
+func schemaType(t string) string {
+	switch t {
+	case "string", "number", "integer", "boolean", "array", "object":
+		return t
+	}
+	return "string"
+}
+
+func annotations(t *engine.Tool) *mcp.ToolAnnotations {
+	h := t.Hints
+	if t.Title == "" && (h == nil || (h.ReadOnly == nil && h.Destructive == nil && h.Idempotent == nil && h.OpenWorld == nil)) {
+		return nil
+	}
+	a := &mcp.ToolAnnotations{Title: t.Title}
+	if h != nil {
+		if h.ReadOnly != nil {
+			a.ReadOnlyHint = *h.ReadOnly
+		}
+		if h.Idempotent != nil {
+			a.IdempotentHint = *h.Idempotent
+		}
+		a.DestructiveHint = cloneBool(h.Destructive)
+		a.OpenWorldHint = cloneBool(h.OpenWorld)
+	}
+	return a
+}
+
+func cloneBool(b *bool) *bool {
+	if b == nil {
+		return nil
+	}
+	v := *b
+	return &v
+}
+
+func usage(inputs []engine.Input) string {
+	if len(inputs) == 0 {
+		return "this tool takes no arguments"
+	}
+	parts := make([]string, 0, len(inputs))
+	for _, in := range inputs {
+		s := fmt.Sprintf("%q (%s", in.Name, schemaType(in.Type))
+		if in.Required {
+			s += ", required"
+		}
+		s += ")"
+		if in.Description != "" {
+			s += ": " + in.Description
+		}
+		parts = append(parts, s)
+	}
+	return "this tool takes " + strings.Join(parts, "; ")
+}
+
+// handle is the tools/call handler.
+func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	start := time.Now()
+	var raw json.RawMessage
+	if req != nil && req.Params != nil {
+		raw = req.Params.Arguments
+	}
+	args, err := decodeArguments(raw)
+	if err != nil {
+		msg := fmt.Sprintf("Invalid arguments: %v. No upstream call was made; %s.", err, tl.usage)
+		return tl.done(start, nil, 0, tl.srv.errorResult(msg), msg, true), nil
+	}
+	if tl.t.Action == nil {
+		msg := "This tool has nothing to run (no action compiled); this is a gateway configuration problem."
+		return tl.done(start, args, 0, tl.srv.errorResult(msg), msg, false), nil
+	}
+	out, err := tl.t.Action.Invoke(ctx, upstream.Inputs(args))
+	if err != nil {
+		if ctx.Err() != nil && !isTimeout(err) {
+			// The client went away or cancelled: no one reads a result.
+			tl.srv.log.Debug("MCP tool call cancelled", "tool", tl.t.Name, "duration", time.Since(start))
+			return nil, ctx.Err()
+		}
+		var ie *upstream.InputError
+		msg := tl.describeError(err)
+		return tl.done(start, args, 0, tl.srv.errorResult(msg), msg, errors.As(err, &ie)), nil
+	}
+	res, failure, err := tl.srv.result(ctx, out)
+	if err != nil {
+		tl.srv.log.Debug("MCP tool call cancelled", "tool", tl.t.Name, "duration", time.Since(start))
+		return nil, err
+	}
+	return tl.done(start, args, out.Status, res, failure, false), nil
+}
+
+// done logs a finished call and returns its result.
+func (tl *tool) done(start time.Time, args map[string]any, status int, res *mcp.CallToolResult, failure string, badArguments bool) *mcp.CallToolResult {
+	attrs := []any{"tool", tl.t.Name, "arguments", argNames(args), "duration", time.Since(start)}
+	if status != 0 {
+		attrs = append(attrs, "status", status)
+	}
+	if res.IsError {
+		// Only the summary line: upstream diagnostics may quote identifiers.
+		summary, _, _ := strings.Cut(failure, "\n")
+		attrs = append(attrs, "error", tl.srv.redact(summary))
+		if badArguments {
+			// The caller's mistake, answered without an upstream call: not
+			// an operational failure.
+			tl.srv.log.Info("MCP tool call refused: bad arguments", attrs...)
+		} else {
+			tl.srv.log.Warn("MCP tool call failed", attrs...)
+		}
+	} else if tl.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		tl.srv.log.Debug("MCP tool call", attrs...)
+	}
+	return res
+}
+
+// argNames lists argument names only: values may identify patients.
+func argNames(args map[string]any) []string {
+	names := make([]string, 0, len(args))
+	for k := range args {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// decodeArguments reads tools/call arguments: absent or null is {}.
+func decodeArguments(raw json.RawMessage) (map[string]any, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return map[string]any{}, nil
+	}
+	if raw[0] != '{' {
+		return nil, errors.New("arguments must be a JSON object of named values")
+	}
+	var args map[string]any
+	if err := json.Unmarshal(raw, &args); err != nil {
+		return nil, fmt.Errorf("arguments are not a valid JSON object: %v", err)
+	}
+	if args == nil {
+		args = map[string]any{}
+	}
+	return args, nil
+}
+
+func (s *Server) redact(text string) string {
+	if s.surface == nil || s.surface.Capability == nil {
+		return text
+	}
+	return s.surface.Capability.Vars.Redact(text)
+}
+
+func isTimeout(err error) bool {
+	var ce *upstream.CallError
+	return errors.Is(err, upstream.ErrTimeout) || (errors.As(err, &ce) && ce.Timeout)
+}
+
+// describeError turns an Invoke error into a message a model can act on.
+func (tl *tool) describeError(err error) string {
+	var (
+		ie  *upstream.InputError
+		ce  *upstream.CallError
+		bad *engine.BadUpstreamBodyError
+		se  *engine.UpstreamStepError
+	)
+	switch {
+	case errors.As(err, &ie):
+		return fmt.Sprintf("Invalid arguments: %s. No upstream call was made; %s.", ie.Msg, tl.usage)
+	case isTimeout(err):
+		return "The upstream did not answer within the timeout, so there is no result. " +
+			"Your arguments were accepted; you may retry later."
+	case errors.As(err, &ce):
+		cause := ce.Err
+		var ue *url.Error
+		if errors.As(cause, &ue) {
+			cause = ue.Err // the URL adds nothing for the caller and may hold identifiers
+		}
+		return fmt.Sprintf("The upstream could not be reached (%v). "+
+			"This is not caused by your arguments; you may retry later.", cause)
+	case errors.As(err, &bad):
+		return fmt.Sprintf("The upstream answered %d %s with a body naftiko could not read as the capability declares: %v. "+
+			"This is an upstream or gateway configuration problem, not your arguments.",
+			bad.Status, reason(bad.Status), bad.Err)
+	case errors.As(err, &se):
+		msg := fmt.Sprintf("Step %q of this tool failed: the upstream answered %d %s.", se.Step, se.Status, reason(se.Status))
+		if advice := statusAdvice(se.Status, nil); advice != "" {
+			msg += " " + advice
+		}
+		return msg
+	}
+	return fmt.Sprintf("The call failed: %v.", err)
+}
