@@ -491,7 +491,7 @@ func inferInputs(declared []spec.ExposedParam, with []withEntry, call *upstream.
 			continue
 		}
 		p := consumed[w.key]
-		add(Input{Name: w.input, In: restIn(p.In), Type: jsonType(p.Type), Description: p.Description,
+		add(Input{Name: w.input, In: restIn(p.In), Type: jsonType(p.Type), Description: describe(p, w.key, call),
 			Required: p.Required})
 	}
 	if call == nil {
@@ -504,9 +504,25 @@ func inferInputs(declared []spec.ExposedParam, with []withEntry, call *upstream.
 		if fed[p.Name] || p.HasValue {
 			continue
 		}
-		add(Input{Name: p.Name, In: restIn(p.In), Type: jsonType(p.Type), Description: p.Description, Required: p.Required})
+		add(Input{Name: p.Name, In: restIn(p.In), Type: jsonType(p.Type), Description: describe(p, p.Name, call), Required: p.Required})
 	}
 	return out
+}
+
+// describe gives an inferred input the consumed parameter's description,
+// or says what it feeds, so a model is never handed a bare name.
+func describe(p upstream.Param, target string, call *upstream.Operation) string {
+	if p.Description != "" {
+		return p.Description
+	}
+	if call == nil {
+		return ""
+	}
+	in := p.In
+	if in == "" {
+		in = "input"
+	}
+	return fmt.Sprintf("%s parameter %s of %s.%s", in, target, call.Namespace, call.Name)
 }
 
 func restIn(consumedIn string) string {

@@ -208,6 +208,7 @@ type ExposedOperation struct {
 	Src
 	Method          string         `yaml:"method"`
 	Name            string         `yaml:"name"`
+	Path            string         `yaml:"path"` // not in the schema; a sub-path after the resource's path (real files use it to tell two POSTs apart)
 	Label           string         `yaml:"label"`
 	Description     string         `yaml:"description"`
 	InputParameters []ExposedParam `yaml:"inputParameters"`

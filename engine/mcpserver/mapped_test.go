@@ -173,7 +173,7 @@ func TestMappedCapability(t *testing.T) {
 	props := tools["search"].InputSchema.(map[string]any)["properties"].(map[string]any)
 	want := map[string]any{
 		"count":    map[string]any{"type": "integer", "description": "Page size"},
-		"tags":     map[string]any{"type": "array", "items": map[string]any{}},
+		"tags":     map[string]any{"type": "array", "items": map[string]any{}, "description": "query parameter tags of up.search"},
 		"X-Tenant": map[string]any{"type": "string", "description": "Tenant to act for"},
 	}
 	if !reflect.DeepEqual(props, want) {
