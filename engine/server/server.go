@@ -1,0 +1,253 @@
+// Package server owns the lifecycle of compiled capabilities: it groups
+// exposes blocks by listening address, mounts REST routes and MCP endpoints
+// (under a per-capability path prefix when several capabilities share a
+// port), listens, and shuts down gracefully.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/mcpserver"
+	"github.com/naftiko/naftiko/engine/rest"
+)
+
+// Server runs every exposes block of a set of capabilities.
+type Server struct {
+	logger    *slog.Logger
+	listeners []*listener
+	stdio     *stdioSurface
+
+	mu       sync.Mutex
+	servers  []*http.Server
+	serveErr chan error
+}
+
+type listener struct {
+	addr   string
+	mounts []mount
+	mux    *http.ServeMux
+	ln     net.Listener
+}
+
+type mount struct {
+	kind      string // rest, mcp
+	namespace string
+	prefix    string
+	handler   http.Handler
+}
+
+type stdioSurface struct {
+	namespace string
+	server    *mcpserver.Server
+}
+
+// New mounts the surfaces of caps. Exposes blocks of different capabilities
+// that ask for the same address share one listener, each capability under
+// "/<file name>"; a capability alone on its address is mounted at the root.
+func New(caps []*engine.Capability, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{logger: logger}
+	byAddr := map[string]map[*engine.Capability]bool{}
+	var order []string
+	note := func(addr string, c *engine.Capability) {
+		if byAddr[addr] == nil {
+			byAddr[addr] = map[*engine.Capability]bool{}
+			order = append(order, addr)
+		}
+		byAddr[addr][c] = true
+	}
+	for _, c := range caps {
+		for _, r := range c.Rest {
+			note(r.Address, c)
+		}
+		for _, m := range c.MCP {
+			if m.Transport == "stdio" {
+				if s.stdio != nil {
+					return nil, fmt.Errorf("MCP blocks %q and %q both use stdio: one process has one stdin", s.stdio.namespace, m.Namespace)
+				}
+				s.stdio = &stdioSurface{namespace: m.Namespace, server: mcpserver.New(m, logger)}
+				continue
+			}
+			note(m.Address, c)
+		}
+	}
+	names := map[string]*engine.Capability{}
+	for _, addr := range order {
+		l := &listener{addr: addr, mux: http.NewServeMux()}
+		shared := len(byAddr[addr]) > 1
+		for _, c := range caps {
+			if !byAddr[addr][c] {
+				continue
+			}
+			prefix := ""
+			if shared {
+				if other, dup := names[c.Name]; dup && other != c {
+					return nil, fmt.Errorf("two capabilities named %q share %s: rename one file so their path prefixes differ", c.Name, addr)
+				}
+				names[c.Name] = c
+				prefix = "/" + c.Name
+			}
+			if err := l.mountCapability(c, prefix, logger); err != nil {
+				return nil, err
+			}
+		}
+		s.listeners = append(s.listeners, l)
+	}
+	return s, nil
+}
+
+func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *slog.Logger) error {
+	var restBlocks []*engine.RestSurface
+	for _, r := range c.Rest {
+		if r.Address == l.addr {
+			restBlocks = append(restBlocks, r)
+		}
+	}
+	var mcpBlocks []*engine.MCPSurface
+	for _, m := range c.MCP {
+		if m.Transport != "stdio" && m.Address == l.addr {
+			mcpBlocks = append(mcpBlocks, m)
+		}
+	}
+	if len(restBlocks)+len(mcpBlocks) > 1 {
+		var ns []string
+		for _, r := range restBlocks {
+			ns = append(ns, r.Namespace)
+		}
+		for _, m := range mcpBlocks {
+			ns = append(ns, m.Namespace)
+		}
+		return fmt.Errorf("%s: exposes blocks %s all listen on %s: give each its own port (or --listen)", c.Doc.Path, strings.Join(ns, ", "), l.addr)
+	}
+	root := prefix + "/"
+	for _, r := range restBlocks {
+		h := rest.New(r, logger.With("capability", c.Name, "exposes", r.Namespace))
+		l.mux.Handle(root, http.StripPrefix(prefix, h))
+		l.mounts = append(l.mounts, mount{kind: "rest", namespace: r.Namespace, prefix: prefix, handler: h})
+	}
+	for _, m := range mcpBlocks {
+		h := mcpserver.New(m, logger.With("capability", c.Name, "exposes", m.Namespace)).Handler()
+		l.mux.Handle(prefix+"/mcp", h)
+		l.mux.Handle(prefix+"/{$}", h)
+		l.mounts = append(l.mounts, mount{kind: "mcp", namespace: m.Namespace, prefix: prefix, handler: h})
+	}
+	return nil
+}
+
+// URLs lists what each listener serves, for the start-up log and for tests.
+func (s *Server) URLs() []string {
+	var out []string
+	for _, l := range s.listeners {
+		host := l.addr
+		if l.ln != nil {
+			host = l.ln.Addr().String()
+		}
+		for _, m := range l.mounts {
+			switch m.kind {
+			case "rest":
+				out = append(out, fmt.Sprintf("rest %s http://%s%s/", m.namespace, host, m.prefix))
+			case "mcp":
+				out = append(out, fmt.Sprintf("mcp %s http://%s%s/mcp", m.namespace, host, m.prefix))
+			}
+		}
+	}
+	if s.stdio != nil {
+		out = append(out, fmt.Sprintf("mcp %s stdio", s.stdio.namespace))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Listen opens every listener. Nothing is served until Serve.
+func (s *Server) Listen() error {
+	for _, l := range s.listeners {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			s.closeListeners()
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("cannot listen on %s: the port is already in use (free it, or move the block with --listen NAMESPACE=HOST:PORT)", l.addr)
+			}
+			return fmt.Errorf("cannot listen on %s: %w", l.addr, err)
+		}
+		l.ln = ln
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		if l.ln != nil {
+			l.ln.Close()
+			l.ln = nil
+		}
+	}
+}
+
+// Serve serves every listener (and stdio, when a block uses it) until ctx
+// ends or stdin closes, then shuts down, letting in-flight requests finish
+// within grace.
+func (s *Server) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer, grace time.Duration) error {
+	errc := make(chan error, len(s.listeners)+1)
+	for _, l := range s.listeners {
+		hs := &http.Server{
+			Handler:           l.mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		}
+		s.mu.Lock()
+		s.servers = append(s.servers, hs)
+		s.mu.Unlock()
+		go func(l *listener) {
+			if err := hs.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", l.addr, err)
+			}
+		}(l)
+	}
+	stdioDone := make(chan error, 1)
+	if s.stdio != nil {
+		go func() { stdioDone <- s.stdio.server.ServeStdio(ctx, stdin, stdout) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	case err = <-stdioDone:
+		// The client closed stdin: the session is over.
+	}
+	s.shutdown(grace)
+	return err
+}
+
+func (s *Server) shutdown(grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	s.mu.Lock()
+	servers := append([]*http.Server(nil), s.servers...)
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, hs := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hs.Shutdown(ctx); err != nil {
+				hs.Close()
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,248 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/sandbox"
+	"github.com/naftiko/naftiko/spec"
+)
+
+func cignaFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "shared", "capabilities", "*.yaml"))
+	if err != nil || len(files) != 17 {
+		t.Fatalf("want the 17 Cigna capability files in ../shared/capabilities, found %d (%v)", len(files), err)
+	}
+	return files
+}
+
+// startAll compiles files against the sandbox on shared loopback ports and
+// serves them; it returns the server.
+func startAll(t *testing.T, files []string) *Server {
+	t.Helper()
+	sb := sandbox.New(sandbox.Options{})
+	up := httptest.NewServer(sb.Handler())
+	t.Cleanup(up.Close)
+	opts := engine.Options{
+		Upstreams: map[string]string{"*": up.URL},
+		Env:       func(string) (string, bool) { return "", false },
+		Fallback:  func(string) (string, bool) { return sb.Token(), true },
+		Listens:   map[string]string{},
+	}
+	// One REST and one MCP port for everything, as the files all ask for
+	// 8080 and 9090.
+	restAddr, mcpAddr := freeAddr(t), freeAddr(t)
+	var caps []*engine.Capability
+	for _, f := range files {
+		doc, diags, err := spec.LoadFile(f)
+		if err != nil || doc == nil || diags.HasErrors() {
+			t.Fatalf("%s: %v %v", f, err, diags)
+		}
+		for _, ex := range doc.Capability.Exposes {
+			if ex.Type == "rest" {
+				opts.Listens[ex.Namespace] = restAddr
+			} else {
+				opts.Listens[ex.Namespace] = mcpAddr
+			}
+		}
+		c, err := engine.Compile(doc, opts)
+		if err != nil {
+			t.Fatalf("compile %s: %v", f, err)
+		}
+		caps = append(caps, c)
+	}
+	s, err := New(caps, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx, nil, nil, time.Second); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func urlsOf(s *Server, kind string) map[string]string {
+	out := map[string]string{}
+	for _, u := range s.URLs() {
+		f := strings.Fields(u)
+		if f[0] == kind {
+			out[f[1]] = f[2]
+		}
+	}
+	return out
+}
+
+// checkFHIR asserts a body is a FHIR resource or Bundle.
+func checkFHIR(t *testing.T, what string, body []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Errorf("%s: not JSON: %v: %.200s", what, err, body)
+		return nil
+	}
+	if rt, _ := m["resourceType"].(string); rt == "" || rt == "OperationOutcome" {
+		t.Errorf("%s: want a FHIR resource or Bundle, got resourceType %q: %.300s", what, rt, body)
+	}
+	return m
+}
+
+// TestAllCignaCapabilitiesOnSharedPorts serves the 17 Cigna files at once
+// against the sandbox: every REST GET route and every MCP tool answers with
+// FHIR, each capability under its own path prefix.
+func TestAllCignaCapabilitiesOnSharedPorts(t *testing.T) {
+	files := cignaFiles(t)
+	s := startAll(t, files)
+	rest, mcps := urlsOf(s, "rest"), urlsOf(s, "mcp")
+	if len(rest) != 17 || len(mcps) != 17 {
+		t.Fatalf("want 17 REST and 17 MCP surfaces, got %d and %d: %v", len(rest), len(mcps), s.URLs())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, f := range files {
+		doc, _, _ := spec.LoadFile(f)
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		for _, ex := range doc.Capability.Exposes {
+			switch ex.Type {
+			case "rest":
+				base := strings.TrimSuffix(rest[ex.Namespace], "/")
+				if !strings.HasSuffix(base, "/"+name) {
+					t.Errorf("%s: REST base %s lacks the capability prefix", name, base)
+				}
+				for _, res := range ex.RestResources {
+					path := res.Path
+					path = strings.ReplaceAll(path, "{patientid}", "example")
+					path = strings.ReplaceAll(path, "{groupid}", "all")
+					resp, err := http.Get(base + path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusAccepted {
+						continue // bulk export kick-off: 202 and a status URL
+					}
+					if resp.StatusCode != 200 {
+						t.Errorf("%s GET %s: %d %.300s", name, path, resp.StatusCode, body)
+						continue
+					}
+					checkFHIR(t, name+" "+path, body)
+				}
+			case "mcp":
+				client := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil)
+				session, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcps[ex.Namespace]}, nil)
+				if err != nil {
+					t.Fatalf("%s: connect %s: %v", name, mcps[ex.Namespace], err)
+				}
+				tools, err := session.ListTools(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, tool := range tools.Tools {
+					args := map[string]any{}
+					schema, _ := json.Marshal(tool.InputSchema)
+					var sc struct {
+						Required []string `json:"required"`
+					}
+					json.Unmarshal(schema, &sc)
+					for _, r := range sc.Required {
+						switch strings.ToLower(r) {
+						case "patientid":
+							args[r] = "example"
+						case "groupid":
+							args[r] = "all"
+						default:
+							t.Errorf("%s: tool %s requires unexpected %q", name, tool.Name, r)
+						}
+					}
+					res, err := session.CallTool(ctx, &mcp.CallToolParams{Name: tool.Name, Arguments: args})
+					if err != nil {
+						t.Fatalf("%s: %s: %v", name, tool.Name, err)
+					}
+					if res.IsError {
+						t.Errorf("%s: tool %s failed: %+v", name, tool.Name, res.Content)
+						continue
+					}
+					text := res.Content[0].(*mcp.TextContent).Text
+					if strings.HasPrefix(strings.TrimSpace(text), "{") {
+						checkFHIR(t, name+" tool "+tool.Name, []byte(text))
+					}
+				}
+				session.Close()
+			}
+		}
+	}
+}
+
+func TestSandboxEverythingThroughSeed(t *testing.T) {
+	seed := filepath.Join("..", "..", "capabilities", "provider-access-patient.yaml")
+	if _, err := os.Stat(seed); err != nil {
+		t.Fatal(err)
+	}
+	s := startAll(t, []string{seed})
+	base := strings.TrimSuffix(urlsOf(s, "rest")["provider-access-patient-rest"], "/")
+	resp, err := http.Get(base + "/v1/patient/example/everything")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("everything: %d %.300s", resp.StatusCode, body)
+	}
+	var bundle struct {
+		ResourceType string `json:"resourceType"`
+		Entry        []struct {
+			Resource map[string]any `json:"resource"`
+		} `json:"entry"`
+	}
+	json.Unmarshal(body, &bundle)
+	types := map[string]int{}
+	for _, e := range bundle.Entry {
+		types[e.Resource["resourceType"].(string)]++
+	}
+	if bundle.ResourceType != "Bundle" || len(bundle.Entry) < 21 || len(types) < 6 || types["Patient"] < 1 {
+		keys := make([]string, 0, len(types))
+		for k := range types {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		t.Errorf("want a Bundle with the Patient and 20+ resources of 6+ types, got %d entries of %v", len(bundle.Entry), keys)
+	}
+	resp, err = http.Get(base + "/v1/patient/no-such-member/everything")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.Contains(string(body), "OperationOutcome") {
+		t.Errorf("unknown member: %d %.300s", resp.StatusCode, body)
+	}
+}
