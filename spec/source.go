@@ -65,10 +65,50 @@ func (s *Src) record(n *yaml.Node) {
 	s.values = make(map[string]Pos, len(n.Content)/2)
 	s.keys = make(map[string]Pos, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
+		if isMergeKey(n.Content[i]) {
+			continue
+		}
 		k := n.Content[i].Value
 		s.keys[k] = posOf(n.Content[i])
 		s.values[k] = posOf(n.Content[i+1])
 	}
+	// Keys brought in by `<<: *anchor` count as spelled out here.
+	for _, m := range mergedMappings(n) {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k := m.Content[i].Value
+			if _, ok := s.keys[k]; !ok && !isMergeKey(m.Content[i]) {
+				s.keys[k] = posOf(m.Content[i])
+				s.values[k] = posOf(m.Content[i+1])
+			}
+		}
+	}
+}
+
+func isMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Tag == "!!merge"
+}
+
+// mergedMappings lists the mappings a mapping merges in with `<<`, in
+// precedence order.
+func mergedMappings(n *yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !isMergeKey(n.Content[i]) {
+			continue
+		}
+		v := resolveAlias(n.Content[i+1])
+		switch v.Kind {
+		case yaml.MappingNode:
+			out = append(out, v)
+		case yaml.SequenceNode:
+			for _, c := range v.Content {
+				if c = resolveAlias(c); c.Kind == yaml.MappingNode {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func resolveAlias(n *yaml.Node) *yaml.Node {
@@ -101,9 +141,22 @@ func NodeAt(root *yaml.Node, pointer string) (value *yaml.Node, key *yaml.Node) 
 			var next *yaml.Node
 			key = nil
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == tok {
+				if n.Content[i].Value == tok && !isMergeKey(n.Content[i]) {
 					key, next = n.Content[i], n.Content[i+1]
 					break
+				}
+			}
+			if next == nil {
+				for _, m := range mergedMappings(n) {
+					for i := 0; i+1 < len(m.Content); i += 2 {
+						if m.Content[i].Value == tok && !isMergeKey(m.Content[i]) {
+							key, next = m.Content[i], m.Content[i+1]
+							break
+						}
+					}
+					if next != nil {
+						break
+					}
 				}
 			}
 			if next == nil {

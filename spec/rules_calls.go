@@ -1,0 +1,335 @@
+package spec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Checks of invocations: what `call`, `ref`, `with`, steps and mappings
+// name must exist, and every consumed path parameter must get a value from
+// every caller.
+
+// --- aggregates --------------------------------------------------------------
+
+func (c *checker) checkAggregates() {
+	for _, a := range c.aggregates() {
+		seen := map[string]Pos{}
+		for fi := range a.Functions {
+			f := &a.Functions[fi]
+			if prev, ok := seen[f.Name]; ok && f.Name != "" {
+				c.add(f.At("name"), Error, "name-duplicate", "aggregate function `%s` is already declared at line %d in `%s`", f.Name, prev.Line, a.Namespace)
+				continue
+			}
+			seen[f.Name] = f.At("name")
+		}
+	}
+}
+
+// --- invocations -------------------------------------------------------------
+
+func (c *checker) checkSites() {
+	for _, s := range c.sites {
+		if s.call != "" {
+			c.resolveCall(s)
+		}
+		if s.ref != "" && !s.isStep {
+			if _, ok := c.functions[s.ref]; !ok && strings.Count(s.ref, ".") == 1 {
+				names := make([]string, 0, len(c.functions))
+				for k := range c.functions {
+					names = append(names, k)
+				}
+				sort.Strings(names)
+				msg := fmt.Sprintf("`ref: %s` names no aggregate function", s.ref)
+				if sg := suggest(s.ref, names); sg != "" {
+					msg += fmt.Sprintf(" (did you mean `%s`?)", sg)
+				} else if len(names) > 0 && len(names) <= 8 {
+					msg += " (functions: " + quoteList(names, "and") + ")"
+				}
+				c.add(s.src.At("ref"), Error, "ref-unknown-function", "%s", msg)
+			}
+		}
+		c.checkWith(s)
+		c.checkSteps(s)
+	}
+	// Forwards name a consumed namespace.
+	for _, e := range c.exposes() {
+		for ri := range e.RestResources {
+			r := &e.RestResources[ri]
+			if r.Forward == nil || r.Forward.TargetNamespace == "" {
+				continue
+			}
+			if _, ok := c.consumed[r.Forward.TargetNamespace]; !ok {
+				msg := fmt.Sprintf("`forward.targetNamespace: %s` is not a consumed namespace", r.Forward.TargetNamespace)
+				if sg := suggest(r.Forward.TargetNamespace, c.consumedNames()); sg != "" {
+					msg += fmt.Sprintf(" (did you mean `%s`?)", sg)
+				}
+				c.add(r.Forward.At("targetNamespace"), Error, "forward-unknown-namespace", "%s", msg)
+			}
+		}
+	}
+}
+
+// findOperation returns `namespace.operation` for a consumed operation of
+// that name (or close to it) in any namespace.
+func (c *checker) findOperation(op string) string {
+	var all []string
+	for _, ns := range c.consumedNames() {
+		for _, name := range c.consumed[ns].opNames {
+			if name == op {
+				return ns + "." + name
+			}
+			all = append(all, ns+"."+name)
+		}
+	}
+	for _, full := range all {
+		if _, name, _ := strings.Cut(full, "."); suggest(op, []string{name}) != "" {
+			return full
+		}
+	}
+	return ""
+}
+
+func (c *checker) consumedNames() []string {
+	names := make([]string, 0, len(c.consumed))
+	for k := range c.consumed {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (c *checker) resolveCall(s *site) {
+	nsName, opName, ok := strings.Cut(s.call, ".")
+	if !ok || strings.Contains(opName, ".") || nsName == "" || opName == "" {
+		return // malformed: the schema says so
+	}
+	p := s.src.At("call")
+	ns := c.consumed[nsName]
+	if ns == nil {
+		msg := fmt.Sprintf("`call: %s` names namespace `%s`, which no consumes block declares", s.call, nsName)
+		if _, isAgg := c.functions[s.call]; isAgg {
+			msg += fmt.Sprintf(" (`%s` is an aggregate function: use `ref: %s`)", s.call, s.call)
+		} else if e, isExposes := c.exposesNS[nsName]; isExposes {
+			msg += fmt.Sprintf(" (`%s` is the %s exposes block itself; `call` names a consumed operation", nsName, e.Type)
+			if sg := c.findOperation(opName); sg != "" {
+				msg += fmt.Sprintf(", e.g. `%s`", sg)
+			}
+			msg += ")"
+		} else if sg := suggest(nsName, c.consumedNames()); sg != "" {
+			msg += fmt.Sprintf(" (did you mean `%s.%s`?)", sg, opName)
+		} else if names := c.consumedNames(); len(names) > 0 && len(names) <= 6 {
+			msg += " (consumed namespaces: " + quoteList(names, "and") + ")"
+		}
+		c.add(p, Error, "call-unknown-namespace", "%s", msg)
+		return
+	}
+	if ns.unresolved {
+		return
+	}
+	ops := ns.ops[opName]
+	if len(ops) == 0 {
+		msg := fmt.Sprintf("`call: %s`: namespace `%s` has no operation `%s`", s.call, nsName, opName)
+		if sg := suggest(opName, ns.opNames); sg != "" {
+			msg += fmt.Sprintf(" (did you mean `%s.%s`?)", nsName, sg)
+		} else if len(ns.opNames) > 0 && len(ns.opNames) <= 8 {
+			msg += " (it has " + quoteList(ns.opNames, "and") + ")"
+		}
+		c.add(p, Error, "call-unknown-operation", "%s", msg)
+		return
+	}
+	if len(ops) > 1 {
+		return // ambiguous: reported as name-duplicate
+	}
+	op := ops[0].op
+	if len(c.callers[op]) == 0 {
+		c.called = append(c.called, op)
+	}
+	c.callers[op] = append(c.callers[op], s)
+}
+
+func (c *checker) checkWith(s *site) {
+	for _, w := range s.with {
+		v, ok := w.Value.(string)
+		if !ok {
+			continue
+		}
+		prefix, name, ok := strings.Cut(v, ".")
+		if !ok || name == "" || strings.ContainsAny(v, " {}") {
+			continue
+		}
+		switch prefix {
+		case "rest", "tools", "mcp":
+			if _, isNS := c.namespaces[prefix]; isNS {
+				continue
+			}
+			ns := s.exposesNS
+			if ns == "" {
+				ns = "<exposes-namespace>"
+			}
+			c.add(w.Pos, Warning, "with-adapter-prefix", "`%s` refers to input `%s` by adapter type; naftiko accepts it, the reference engine does not understand it: write `%s.%s`", v, name, ns, name)
+		}
+	}
+}
+
+func (c *checker) checkSteps(s *site) {
+	if len(s.steps) == 0 {
+		return
+	}
+	seen := map[string]int{}
+	for i := range s.steps {
+		st := &s.steps[i]
+		if st.Name == "" {
+			continue
+		}
+		if _, dup := seen[st.Name]; dup {
+			c.add(st.At("name"), Error, "name-duplicate", "step `%s` is already declared in %s; step names must be unique", st.Name, s.label)
+			continue
+		}
+		seen[st.Name] = i
+	}
+	stepNames := make([]string, 0, len(seen))
+	for n := range seen {
+		stepNames = append(stepNames, n)
+	}
+	sort.Strings(stepNames)
+	for i := range s.steps {
+		st := &s.steps[i]
+		if st.Type != "lookup" {
+			continue
+		}
+		if st.Index != "" {
+			j, ok := seen[st.Index]
+			switch {
+			case !ok:
+				msg := fmt.Sprintf("lookup step `%s` indexes `%s`, which is no step of %s", st.Name, st.Index, s.label)
+				if sg := suggest(st.Index, stepNames); sg != "" {
+					msg += fmt.Sprintf(" (did you mean `%s`?)", sg)
+				}
+				c.add(st.At("index"), Error, "lookup-index-unknown", "%s", msg)
+			case j >= i:
+				c.add(st.At("index"), Error, "lookup-index-unknown", "lookup step `%s` indexes `%s`, which runs after it; the index must be an earlier call step", st.Name, st.Index)
+			case s.steps[j].Type != "call":
+				c.add(st.At("index"), Error, "lookup-index-unknown", "lookup step `%s` indexes `%s`, which is a %s step; the index must be a call step", st.Name, st.Index, s.steps[j].Type)
+			}
+		}
+		if ref := stepRef(st.LookupValue); ref != "" {
+			if j, ok := seen[ref]; !ok || j >= i {
+				c.stepRefError(st.At("lookupValue"), ref, st.LookupValue, stepNames, s)
+			}
+		}
+	}
+	for _, m := range s.mappings {
+		if ref := stepRef(m.Value); ref != "" {
+			if _, ok := seen[ref]; !ok {
+				c.stepRefError(m.At("value"), ref, m.Value, stepNames, s)
+			}
+		}
+	}
+}
+
+func (c *checker) stepRefError(p Pos, ref, value string, names []string, s *site) {
+	msg := fmt.Sprintf("`%s` reads step `%s`, which is no earlier step of %s", value, ref, s.label)
+	if sg := suggest(ref, names); sg != "" {
+		msg += fmt.Sprintf(" (did you mean `%s`?)", sg)
+	}
+	c.add(p, Error, "step-reference-unknown", "%s", msg)
+}
+
+// stepRef returns the step a `$.step.field` expression reads, or "".
+func stepRef(v string) string {
+	rest, ok := strings.CutPrefix(v, "$.")
+	if !ok {
+		return ""
+	}
+	end := strings.IndexAny(rest, ".[")
+	if end <= 0 {
+		return "" // `$.x` alone may read something other than a step
+	}
+	return rest[:end]
+}
+
+// --- path parameters -----------------------------------------------------------
+
+// checkPathParameters makes sure every caller of a consumed operation gives
+// a value to each of its path parameters.
+func (c *checker) checkPathParameters() {
+	for _, op := range c.called {
+		callers := c.callers[op]
+		owner := c.opOwner[op]
+		path := owner.res.Path
+		if op.Path != "" {
+			path = op.Path
+		}
+		path, _, _ = strings.Cut(path, "?")
+		valued := map[string]bool{}
+		var declared []string
+		for _, list := range [][]ConsumedParam{owner.ns.InputParameters, owner.res.InputParameters, op.InputParameters} {
+			for _, p := range list {
+				declared = append(declared, p.Name)
+				if p.Value != "" {
+					valued[p.Name] = true
+				}
+			}
+		}
+		seen := map[string]bool{}
+		for _, ph := range ScanPlaceholders(path, true) {
+			name := ph.Name
+			if seen[name] || c.isVariable(ph) || valued[name] {
+				continue
+			}
+			seen[name] = true
+			for _, s := range callers {
+				if c.feeds(s, name) {
+					continue
+				}
+				c.unfed(s, name, owner, path)
+			}
+		}
+	}
+}
+
+func (c *checker) feeds(s *site, name string) bool {
+	if s.inferred {
+		return true
+	}
+	for _, w := range s.with {
+		if w.Key == name {
+			return true
+		}
+	}
+	for _, in := range s.inputs {
+		if strings.EqualFold(in, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checker) unfed(s *site, name string, owner consumedOp, path string) {
+	target := owner.ns.Namespace + "." + owner.op.Name
+	msg := fmt.Sprintf("path parameter `%s` of `%s` (%s) gets no value from %s", name, target, path, s.label)
+	var near []string
+	for _, w := range s.with {
+		near = append(near, w.Key)
+	}
+	near = append(near, s.inputs...)
+	if sg := suggest(name, near); sg != "" {
+		msg += fmt.Sprintf(": did you mean `%s`?", sg)
+	} else if s.rest {
+		msg += fmt.Sprintf(": add `with: {%s: ...}`, a route parameter `{%s}` or an input parameter `%s`", name, name, name)
+	} else {
+		msg += fmt.Sprintf(": add `with: {%s: ...}` or an input parameter `%s`", name, name)
+	}
+	c.add(s.src.At("call"), Error, "path-parameter-unfed", "%s", msg)
+}
+
+// isVariable reports whether a placeholder names a bind variable rather than
+// a parameter.
+func (c *checker) isVariable(ph Placeholder) bool {
+	if ns := ph.Namespace(); ns != "" {
+		_, ok := c.bindNS[ns]
+		return ok
+	}
+	return c.bindKeys[ph.Name]
+}

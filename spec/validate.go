@@ -1,0 +1,269 @@
+package spec
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+)
+
+// Validator checks capability documents: the embedded JSON Schema (naftiko's
+// own, equivalent to the official alpha2 schema) and the rules below that a
+// schema cannot express (references, uniqueness, parameters that nothing
+// feeds...).
+//
+// Findings come in two levels. Errors are what cannot run or is ambiguous.
+// Warnings are deviations from the official schema, or likely mistakes, that
+// naftiko runs anyway; Diagnostics.Strict turns them into errors, so a file
+// passes in strict mode exactly when it conforms to the official alpha2
+// schema and to naftiko's rules.
+//
+// A Validator is safe for concurrent use.
+type Validator struct {
+	schema *compiledSchema
+}
+
+// NewValidator returns a validator. The schema is compiled once per process;
+// later calls are cheap.
+func NewValidator() (*Validator, error) {
+	cs, err := loadSchema()
+	if err != nil {
+		return nil, err
+	}
+	return &Validator{schema: cs}, nil
+}
+
+// ValidateFile reads and checks one capability file with a shared validator.
+// The error is reserved for what stops the check itself (an unreadable file);
+// everything wrong with the file's content is a diagnostic.
+func ValidateFile(path string) (Diagnostics, error) {
+	v, err := NewValidator()
+	if err != nil {
+		return nil, err
+	}
+	return v.ValidateFile(path)
+}
+
+// ValidateFile reads and checks one capability file.
+func (v *Validator) ValidateFile(path string) (Diagnostics, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return v.ValidateBytes(path, data), nil
+}
+
+// ValidateBytes parses and checks a capability; path names it in diagnostics
+// and anchors relative imports.
+func (v *Validator) ValidateBytes(path string, data []byte) Diagnostics {
+	doc, parsed := Parse(path, data)
+	return v.ValidateParsed(doc, parsed)
+}
+
+// ValidateParsed checks what LoadFile or Parse returned (the document, nil
+// when nothing could be read, and their diagnostics), so that a value the
+// decoder could not read is reported once, in the schema's words when the
+// schema says the same.
+func (v *Validator) ValidateParsed(doc *Document, parsed Diagnostics) Diagnostics {
+	if doc == nil {
+		out := slices.Clone(parsed)
+		for i, d := range out {
+			if d.Rule == "yaml-syntax" && d.Message == "EOF" {
+				out[i].Rule = "document-shape"
+				out[i].Message = "the file is empty: a capability is a YAML mapping with a top-level `naftiko:` key"
+			}
+		}
+		out.Sort()
+		return out
+	}
+	ds := v.Validate(doc)
+	errLines := map[int]bool{}
+	for _, d := range ds {
+		if d.Severity == Error {
+			errLines[d.Line] = true
+		}
+	}
+	for _, d := range parsed {
+		if d.Rule == "type" && strings.Contains(d.Message, "already defined") {
+			d.Rule = "yaml-syntax"
+			d.Message = "invalid YAML: " + d.Message
+		} else if d.Rule == "type" {
+			if errLines[d.Line] {
+				continue
+			}
+			d.Rule = "wrong-type"
+			d.Message = "cannot read value: " + d.Message
+		}
+		ds = append(ds, d)
+	}
+	ds.Sort()
+	return ds
+}
+
+// Validate checks a parsed document: schema first, then naftiko's rules.
+// Diagnostics come sorted by position.
+func (v *Validator) Validate(doc *Document) Diagnostics {
+	var ds Diagnostics
+	if doc.Root != nil {
+		sc := &schemaCheck{cs: v.schema, inst: ToJSONValue(doc.Root), root: doc.Root}
+		for _, f := range sc.check() {
+			ds = append(ds, v.diagnostic(doc, f))
+		}
+	}
+	ds = append(ds, checkRules(doc)...)
+	ds = dedupe(ds)
+	ds.Sort()
+	return ds
+}
+
+func (v *Validator) diagnostic(doc *Document, f finding) Diagnostic {
+	var p Pos
+	switch f.at {
+	case atKey:
+		p = PosAt(doc.Root, f.ptr+"/"+escapeToken(f.key))
+	case atObject:
+		// The key the object sits under, or the first line of a list item.
+		p = PosAt(doc.Root, f.ptr)
+	default:
+		val, key := NodeAt(doc.Root, f.ptr)
+		p = posOf(resolveAlias(val))
+		if val == nil && key != nil {
+			p = posOf(key)
+		}
+	}
+	if p.IsZero() {
+		p = Pos{Line: 1, Col: 1}
+	}
+	return Diagnostic{File: doc.Path, Line: p.Line, Col: p.Col, Severity: f.sev, Rule: f.rule, Message: f.msg}
+}
+
+func dedupe(ds Diagnostics) Diagnostics {
+	type key struct {
+		line, col     int
+		rule, message string
+	}
+	seen := make(map[key]bool, len(ds))
+	out := ds[:0]
+	for _, d := range ds {
+		k := key{d.Line, d.Col, d.Rule, d.Message}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Counts returns how many errors and warnings ds holds.
+func (ds Diagnostics) Counts() (errors, warnings int) {
+	for _, d := range ds {
+		if d.Severity == Error {
+			errors++
+		} else {
+			warnings++
+		}
+	}
+	return
+}
+
+// Rule documents one check of `naftiko validate`.
+type Rule struct {
+	ID       string
+	Severity Severity // default severity (--strict makes every warning an error)
+	Summary  string
+}
+
+// Rules lists every rule id validation can report, with its default
+// severity. Ids are stable: CI configurations and editors may key on them.
+var Rules = []Rule{
+	// Reading the file.
+	{"yaml-syntax", Error, "the file is not valid YAML"},
+	{"document-shape", Error, "the document is not a mapping with a top-level `naftiko:` key"},
+	{"spec-version", Error, "unknown `naftiko:` version (or an `ikanos:` document)"},
+	{"spec-version-compat", Warning, "`naftiko: 1.0.0-alpha1` or `1.0.0-alpha3`: read with the alpha2 rules"},
+
+	// Schema: errors.
+	{"unknown-key", Error, "a key the schema does not know (with a did-you-mean when close to a known one)"},
+	{"missing-key", Error, "a required key is absent (or none of the alternatives, e.g. `call`/`steps`/`ref`, is given)"},
+	{"wrong-type", Error, "a value of the wrong type (string for a number, mapping for a list...)"},
+	{"invalid-value", Error, "a value outside its enum, pattern or range"},
+	{"schema", Error, "any other schema violation"},
+	{"conflicting-keys", Error, "keys that exclude each other given together (e.g. `mapping` and `value`)"},
+	{"auth-type", Error, "authentication type other than basic, apikey, bearer, digest, oauth2"},
+	{"http-method", Error, "not an HTTP method (or not upper case)"},
+	{"port-range", Error, "port outside 1-65535"},
+	{"address", Error, "`address` is not a host name, IPv4 or IPv6 address"},
+	{"mcp-stdio-port", Error, "an MCP block with `transport: stdio` has a `port`"},
+
+	// Schema: tolerated deviations (warnings).
+	{"rest-exposes-description", Warning, "`description` on a REST exposes block"},
+	{"output-object-without-properties", Warning, "exposed object output with `mapping` but no `properties` (passed through)"},
+	{"output-array-without-items", Warning, "exposed array output with `mapping` but no `items` (passed through)"},
+	{"consumed-parameter-keys", Warning, "`type`/`required`/`description`/`style`/`explode` on a consumed input parameter"},
+	{"consumed-resource-name", Warning, "consumed resource name with characters such as `$ _ . # = @`"},
+	{"parameter-name", Warning, "input parameter name such as `$select`, `tweet.fields`, `filter[x]`"},
+	{"info-title", Warning, "`info.title` instead of `info.label`"},
+	{"info-personas", Warning, "`info.personas`"},
+	{"missing-description", Warning, "a required `description`/`label` is missing (tools, inputs, info, prompts...)"},
+	{"consumed-operation-path", Warning, "`path` on a consumed operation (overrides the resource path)"},
+	{"rest-operation-path", Warning, "`path` on a REST operation (appended to the resource path)"},
+	{"json-body-without-data", Warning, "`body: {type: json}` without `data`"},
+	{"apikey-headers", Warning, "apikey `headers:` map"},
+	{"apikey-in-name", Warning, "apikey `in`/`name` instead of `placement`/`key`"},
+	{"oauth2-client-credentials", Warning, "oauth2 client-credentials keys (`clientId`, `clientSecret`) outside the schema"},
+	{"method-outside-schema", Warning, "method HEAD or OPTIONS"},
+	{"baseuri-empty", Warning, "empty `baseUri` (supply one with --upstream)"},
+	{"baseuri-placeholder", Warning, "`{{VAR}}` placeholder in `baseUri` where the schema wants a literal URL"},
+	{"baseuri-server-variable", Warning, "`{var}` server variable in `baseUri` that no bind declares"},
+
+	// naftiko's rules.
+	{"baseuri-absolute", Error, "`baseUri` is not an absolute http(s) URL"},
+	{"baseuri-trailing-slash", Warning, "`baseUri` ends with `/` (paths start with one)"},
+	{"call-unknown-namespace", Error, "`call` names a namespace no consumes block declares"},
+	{"call-unknown-operation", Error, "`call` names an operation the consumed namespace does not have"},
+	{"ref-unknown-function", Error, "`ref` names no aggregate function"},
+	{"namespace-duplicate", Error, "a namespace used twice among binds, consumes, exposes and aggregates"},
+	{"tool-name-duplicate", Error, "two tools of one MCP block share a name"},
+	{"name-duplicate", Error, "two consumed operations of a namespace, steps, functions, MCP resources or prompts share a name"},
+	{"route-duplicate", Error, "two REST operations of one block share a path and method (`{a}` and `{b}` in the same place are the same route)"},
+	{"port-conflict", Error, "two exposes blocks of one file listen on the same port"},
+	{"bind-unknown-variable", Error, "`{{ns.X}}` where bind namespace `ns` declares no `X`"},
+	{"bind-location-unsupported", Error, "bind `location` with a scheme other than file://"},
+	{"variable-undeclared", Warning, "`{{X}}` that no bind declares (read from the environment)"},
+	{"placeholder-unknown", Warning, "`{{x}}` that is neither a variable nor an input reachable there"},
+	{"bind-unused", Warning, "a bind variable no template references"},
+	{"path-parameter-unfed", Error, "a consumed path parameter that a caller never supplies"},
+	{"with-adapter-prefix", Warning, "`with` value `rest.x`, `tools.x` or `mcp.x` (use `<exposes-namespace>.x`)"},
+	{"apikey-placement", Warning, "apikey without `placement` (sent as a header)"},
+	{"auth-incomplete", Error, "consumed authentication lacks what it needs (token, username, key...)"},
+	{"mcp-stdio-auth", Warning, "authentication on a stdio MCP block (a local process has no caller to check)"},
+	{"rest-path-slash", Error, "REST resource path does not start with `/`"},
+	{"exposes-empty", Error, "an exposes block that serves nothing (REST block without resources)"},
+	{"lookup-index-unknown", Error, "lookup step `index` is not an earlier call step"},
+	{"step-reference-unknown", Error, "mapping value or lookupValue `$.step...` names no step"},
+	{"output-raw-format-unsupported", Error, "`outputRawFormat` naftiko cannot convert (avro, protobuf, html, markdown)"},
+	{"forward-unknown-namespace", Error, "`forward.targetNamespace` is not a consumed namespace"},
+	{"skill-source-unknown", Error, "skill tool `from` names no exposes namespace or action"},
+	{"import-unresolved", Error, "imported consumes file cannot be read"},
+	{"import-unknown-namespace", Error, "imported consumes file has no such namespace"},
+}
+
+// RuleByID returns the documented rule with that id.
+func RuleByID(id string) (Rule, bool) {
+	for _, r := range Rules {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// RulesMarkdown renders Rules as a Markdown table, for the README.
+func RulesMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| rule | severity | what |\n|---|---|---|\n")
+	for _, r := range Rules {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", r.ID, r.Severity, strings.ReplaceAll(r.Summary, "|", "\\|"))
+	}
+	return b.String()
+}
