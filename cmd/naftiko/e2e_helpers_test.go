@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// naftikoBin is the binary built once for end-to-end tests, which exercise
+// naftiko exactly as users do: as a process with flags, files and ports.
+var naftikoBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "naftiko-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	naftikoBin = filepath.Join(dir, "naftiko")
+	build := exec.Command("go", "build", "-o", naftikoBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build naftiko:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// sharedDir is ../shared beside the checkout: real capability files and
+// corpora, read-only.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("shared data not found at %s (tests read ../shared beside the checkout): %v", dir, err)
+	}
+	return dir
+}
+
+// repoDir is the project root.
+func repoDir(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
