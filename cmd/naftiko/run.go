@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/sandbox"
+	"github.com/naftiko/naftiko/engine/server"
+	"github.com/naftiko/naftiko/spec"
+)
+
+const runUsage = `Usage: naftiko run [flags] PATH...
+
+Serve capability files (or folders of them) over REST and MCP until
+interrupted (SIGINT/SIGTERM), then shut down gracefully.
+
+Flags:
+`
+
+// pairFlag collects repeatable NAME=VALUE flags.
+type pairFlag struct {
+	name string
+	m    map[string]string
+}
+
+func (p *pairFlag) String() string { return "" }
+
+func (p *pairFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" || v == "" {
+		return fmt.Errorf("want NAMESPACE=VALUE, got %q", s)
+	}
+	if p.m == nil {
+		p.m = map[string]string{}
+	}
+	p.m[k] = v
+	return nil
+}
+
+func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet("run", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	upstreams := &pairFlag{name: "upstream"}
+	listens := &pairFlag{name: "listen"}
+	fset.Var(upstreams, "upstream", "`NAMESPACE=URL`: replace a consumes block's baseUri (repeatable)")
+	fset.Var(listens, "listen", "`NAMESPACE=HOST:PORT`: replace an exposes block's address and port (repeatable)")
+	timeout := fset.Duration("timeout", 30*time.Second, "per upstream call: wait for headers, and longest stall while a body streams")
+	logFormat := fset.String("log-format", "text", "log format on stderr: text or json")
+	logLevel := fset.String("log-level", "info", "log level: debug, info, warn or error")
+	useSandbox := fset.Bool("sandbox", false, "serve against the built-in FHIR R4 sandbox instead of the real upstreams (no account, no network)")
+	grace := fset.Duration("grace", 10*time.Second, "how long shutdown waits for in-flight requests")
+	fset.Usage = func() {
+		fmt.Fprint(stderr, runUsage)
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fset.NArg() == 0 {
+		fmt.Fprintln(stderr, "naftiko run: no capability file given")
+		fset.Usage()
+		return exitUsage
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", err)
+		return exitUsage
+	}
+	files, err := collectCapabilities(fset.Args())
+	if err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", err)
+		return exitUsage
+	}
+
+	docs, diags, err := loadAndValidate(files)
+	if err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", err)
+		return exitUsage
+	}
+	for _, d := range diags {
+		if d.Severity == spec.Error {
+			fmt.Fprintln(stderr, d)
+		}
+	}
+	if diags.HasErrors() {
+		fmt.Fprintf(stderr, "naftiko run: %d error(s) in the capability files; nothing was started (see 'naftiko validate' for warnings too)\n", len(diags.Errors()))
+		return exitFailed
+	}
+
+	opts := engine.Options{Upstreams: upstreams.m, Listens: listens.m, Timeout: *timeout}
+	if *useSandbox {
+		sb := sandbox.New(sandbox.Options{})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(stderr, "naftiko run: start sandbox:", err)
+			return exitFailed
+		}
+		sbSrv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go sbSrv.Serve(ln)
+		defer sbSrv.Close()
+		url := "http://" + ln.Addr().String()
+		if opts.Upstreams == nil {
+			opts.Upstreams = map[string]string{}
+		}
+		opts.Upstreams["*"] = url
+		// Real credentials never go to the sandbox: the environment is not
+		// read, and every variable gets the token the sandbox hands out.
+		opts.Env = func(string) (string, bool) { return "", false }
+		opts.Fallback = func(name string) (string, bool) {
+			logger.Info("sandbox: using the sandbox token for a variable (the environment is not read in sandbox mode)", "variable", name)
+			return sb.Token(), true
+		}
+		logger.Info("sandbox: FHIR R4 sandbox upstream started; every consumes block points at it", "url", url, "members", len(sb.MemberIDs()))
+	}
+
+	var caps []*engine.Capability
+	for _, doc := range docs {
+		c, err := engine.Compile(doc, opts)
+		if err != nil {
+			fmt.Fprintln(stderr, "naftiko run:", err)
+			return exitFailed
+		}
+		caps = append(caps, c)
+	}
+	srv, err := server.New(caps, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", err)
+		return exitFailed
+	}
+	if err := srv.Listen(); err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", err)
+		return exitFailed
+	}
+	for _, u := range srv.URLs() {
+		kind, rest, _ := strings.Cut(u, " ")
+		ns, url, _ := strings.Cut(rest, " ")
+		logger.Info("listening", "surface", kind, "namespace", ns, "url", url)
+	}
+	if err := srv.Serve(ctx, stdin, stdout, *grace); err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", err)
+		return exitFailed
+	}
+	logger.Info("stopped")
+	return exitOK
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// collectCapabilities expands folders into the capability files they hold
+// (recursively, *.yaml/*.yml with a top-level naftiko key). A file named
+// explicitly is always taken.
+func collectCapabilities(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read %s: %w", p, unwrapPathError(err))
+		}
+		if !info.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() || !(strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+				return nil
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if spec.IsCapability(data) {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cannot read folder %s: %w", p, err)
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("folder %s holds no capability files (*.yaml or *.yml with a top-level naftiko: key)", p)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// loadAndValidate loads every file and runs the full validation; the error
+// is for unreadable input only.
+func loadAndValidate(files []string) ([]*spec.Document, spec.Diagnostics, error) {
+	v, err := spec.NewValidator()
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		docs  []*spec.Document
+		diags spec.Diagnostics
+	)
+	for _, f := range files {
+		doc, ds, err := spec.LoadFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		if doc == nil {
+			diags = append(diags, ds...)
+			continue
+		}
+		diags = append(diags, v.ValidateParsed(doc, ds)...)
+		docs = append(docs, doc)
+	}
+	diags.Sort()
+	return docs, diags, nil
+}
