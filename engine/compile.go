@@ -438,7 +438,7 @@ func inferInputs(declared []spec.ExposedParam, with []withEntry, call *upstream.
 	var out []Input
 	index := map[string]int{}
 	add := func(in Input) {
-		key := strings.ToLower(in.Name)
+		key := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(in.Name))
 		if i, ok := index[key]; ok {
 			if in.Required {
 				out[i].Required = true

@@ -79,3 +79,34 @@ func isPlaceholderName(name string) bool {
 	}
 	return true
 }
+
+// SameParameter reports whether two parameter names denote the same value
+// when a caller's input meets a consumed parameter: case and the `-`/`_`
+// separators are ignored (`{patientid}` feeds `patientId`, `{team-id}`
+// feeds `team_id`). Exact matches are always preferred by callers.
+func SameParameter(a, b string) bool {
+	i, j := 0, 0
+	for {
+		for i < len(a) && (a[i] == '-' || a[i] == '_') {
+			i++
+		}
+		for j < len(b) && (b[j] == '-' || b[j] == '_') {
+			j++
+		}
+		if i == len(a) || j == len(b) {
+			return i == len(a) && j == len(b)
+		}
+		x, y := a[i], b[j]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+		i++
+		j++
+	}
+}

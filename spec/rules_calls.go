@@ -303,6 +303,12 @@ func (c *checker) feeds(s *site, name string) bool {
 			return true
 		}
 	}
+	for _, in := range s.inputs {
+		if SameParameter(in, name) {
+			c.add(s.src.Pos, Warning, "parameter-name-loose-match", "input `%s` feeds path parameter `%s` only because naftiko ignores case, `-` and `_` when matching names; spell them alike, or add `with: {%s: %s.%s}`", in, name, name, s.exposesNS, in)
+			return true
+		}
+	}
 	return false
 }
 

@@ -292,28 +292,6 @@ var thirdPartyFailures = map[string]string{
 	"upbound__platform-engineering.yaml":                     "call-unknown-operation", // upbound.list-teams / create-team do not exist
 	"linkedin__campaign-management.yaml":                     "path-parameter-unfed",   // routes lack {AdAccountsId}
 	"youtube__analytics-and-reporting.yaml":                  "path-parameter-unfed",   // routes lack {jobId}
-	// Route parameters spelt `{a-b}` for a consumed `{a_b}` with no `with`.
-	"asana__asana-goal-relationships.yaml":               "path-parameter-unfed",
-	"asana__asana-organization-exports.yaml":             "path-parameter-unfed",
-	"asana__asana-project-statuses.yaml":                 "path-parameter-unfed",
-	"asana__asana-sections.yaml":                         "path-parameter-unfed",
-	"asana__asana-team-memberships.yaml":                 "path-parameter-unfed",
-	"asana__asana-typeahead.yaml":                        "path-parameter-unfed",
-	"asana__asana-workspaces.yaml":                       "path-parameter-unfed",
-	"datadog__datadog-account.yaml":                      "path-parameter-unfed",
-	"datadog__datadog-archive.yaml":                      "path-parameter-unfed",
-	"datadog__datadog-cardinality.yaml":                  "path-parameter-unfed",
-	"datadog__datadog-create.yaml":                       "path-parameter-unfed",
-	"paypal__catalog-products-products.yaml":             "path-parameter-unfed",
-	"paypal__checkout-orders-trackers.yaml":              "path-parameter-unfed",
-	"paypal__invoicing-invoices.yaml":                    "path-parameter-unfed",
-	"paypal__invoicing-templates.yaml":                   "path-parameter-unfed",
-	"paypal__notification-webhooks-webhooks-events.yaml": "path-parameter-unfed",
-	"paypal__notification-webhooks-webhooks.yaml":        "path-parameter-unfed",
-	"paypal__payments-authorizations.yaml":               "path-parameter-unfed",
-	"paypal__payments-refunds.yaml":                      "path-parameter-unfed",
-	"spotify__spotify-library.yaml":                      "path-parameter-unfed",
-	"spotify__spotify-playlists.yaml":                    "path-parameter-unfed",
 }
 
 func TestValidateThirdPartyDefaultMode(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/naftiko/naftiko/spec"
 )
 
 // Inputs are the values a caller supplies for one call, by parameter name,
@@ -19,6 +21,11 @@ func (in Inputs) Get(name string) (any, bool) {
 	}
 	for k, v := range in {
 		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	for k, v := range in {
+		if spec.SameParameter(k, name) {
 			return v, true
 		}
 	}
