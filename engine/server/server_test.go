@@ -124,6 +124,22 @@ func TestAllCignaCapabilitiesOnSharedPorts(t *testing.T) {
 	if len(rest) != 17 || len(mcps) != 17 {
 		t.Fatalf("want 17 REST and 17 MCP surfaces, got %d and %d: %v", len(rest), len(mcps), s.URLs())
 	}
+	exercise(t, files, rest, mcps, true)
+}
+
+// TestEachCignaCapabilityAlone serves each file by itself, at the root.
+func TestEachCignaCapabilityAlone(t *testing.T) {
+	for _, f := range cignaFiles(t) {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			s := startAll(t, []string{f})
+			exercise(t, []string{f}, urlsOf(s, "rest"), urlsOf(s, "mcp"), false)
+		})
+	}
+}
+
+// exercise calls every REST GET route and every MCP tool of files and
+// checks each answers with FHIR.
+func exercise(t *testing.T, files []string, rest, mcps map[string]string, prefixed bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, f := range files {
@@ -133,8 +149,8 @@ func TestAllCignaCapabilitiesOnSharedPorts(t *testing.T) {
 			switch ex.Type {
 			case "rest":
 				base := strings.TrimSuffix(rest[ex.Namespace], "/")
-				if !strings.HasSuffix(base, "/"+name) {
-					t.Errorf("%s: REST base %s lacks the capability prefix", name, base)
+				if prefixed != strings.HasSuffix(base, "/"+name) {
+					t.Errorf("%s: REST base %s: want the capability prefix only on a shared port", name, base)
 				}
 				for _, res := range ex.RestResources {
 					path := res.Path
