@@ -272,6 +272,11 @@ func (c *Capability) compileRest(ex *spec.Exposes, opts Options) (*RestSurface, 
 		segs, vars := splitRoute(res.Path)
 		for oi := range res.Operations {
 			op := &res.Operations[oi]
+			path, segs, vars := res.Path, segs, vars
+			if op.Path != "" {
+				path = spec.JoinPath(res.Path, op.Path)
+				segs, vars = splitRoute(path)
+			}
 			decl := append(append([]spec.ExposedParam(nil), res.InputParameters...), op.InputParameters...)
 			a, err := c.compileAction(actionSpec{
 				name: firstNonEmpty(op.Name, strings.ToLower(op.Method)+" "+res.Path), inv: &op.Invocation,
@@ -281,7 +286,7 @@ func (c *Capability) compileRest(ex *spec.Exposes, opts Options) (*RestSurface, 
 			if err != nil {
 				return nil, err
 			}
-			s.Routes = append(s.Routes, &Route{Path: res.Path, Segments: segs, Vars: vars, Method: strings.ToUpper(op.Method), Action: a})
+			s.Routes = append(s.Routes, &Route{Path: path, Segments: segs, Vars: vars, Method: strings.ToUpper(op.Method), Action: a})
 		}
 		if res.Forward != nil {
 			cl := c.clients[res.Forward.TargetNamespace]

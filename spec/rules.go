@@ -3,7 +3,6 @@ package spec
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -233,23 +232,15 @@ func (ns *consumedNS) addOps(cs *Consumes) {
 // resolveImport reads the file an imported consumes entry points at, so that
 // calls into it can be checked like inline ones.
 func (c *checker) resolveImport(cs *Consumes, ns *consumedNS, cache map[string]*Document) {
-	loc := cs.Location
-	if loc == "" {
+	if cs.Location == "" {
 		ns.unresolved = true
 		return
 	}
-	if rest, ok := strings.CutPrefix(loc, "file://"); ok {
-		loc = rest
-		if strings.HasPrefix(loc, "/./") || strings.HasPrefix(loc, "/../") {
-			loc = loc[1:]
-		}
-	} else if strings.Contains(loc, "://") {
-		ns.unresolved = true // remote imports are read at run time
+	p, remote := importPath(c.doc.Path, cs.Location)
+	if remote {
+		c.add(cs.At("location"), Error, "import-unresolved", "naftiko reads consumes imports from files; %q is not one", cs.Location)
+		ns.unresolved = true
 		return
-	}
-	p := loc
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(filepath.Dir(c.doc.Path), p)
 	}
 	imported, ok := cache[p]
 	if !ok {
@@ -323,7 +314,7 @@ func (c *checker) collectSites() {
 				}
 				for oi := range r.Operations {
 					op := &r.Operations[oi]
-					route := joinRoute(r.Path, op.Path)
+					route := JoinPath(r.Path, op.Path)
 					inputs := slices.Clone(resInputs)
 					for _, p := range op.InputParameters {
 						inputs = append(inputs, p.Name)
@@ -392,11 +383,18 @@ func (c *checker) addSite(s *site) {
 
 // joinRoute appends a REST operation's own path (a tolerated extension) to
 // its resource's path.
-func joinRoute(resPath, opPath string) string {
-	if opPath == "" || opPath == "/" {
-		return resPath
+// JoinPath appends an operation's own `path` (outside the schema; real files
+// use it relative to the resource path, to tell operations apart) to the
+// resource path.
+func JoinPath(resource, sub string) string {
+	sub = strings.Trim(sub, "/")
+	if sub == "" {
+		return resource
 	}
-	return strings.TrimRight(resPath, "/") + "/" + strings.TrimLeft(opPath, "/")
+	if strings.HasPrefix(sub, "?") {
+		return resource + sub
+	}
+	return strings.TrimRight(resource, "/") + "/" + sub
 }
 
 // --- namespaces --------------------------------------------------------------

@@ -257,11 +257,7 @@ func (c *checker) checkPathParameters() {
 	for _, op := range c.called {
 		callers := c.callers[op]
 		owner := c.opOwner[op]
-		path := owner.res.Path
-		if op.Path != "" {
-			path = op.Path
-		}
-		path, _, _ = strings.Cut(path, "?")
+		path, _, _ := strings.Cut(JoinPath(owner.res.Path, op.Path), "?")
 		valued := map[string]bool{}
 		var declared []string
 		for _, list := range [][]ConsumedParam{owner.ns.InputParameters, owner.res.InputParameters, op.InputParameters} {

@@ -116,7 +116,7 @@ func (c *checker) checkRoutes(e *Exposes) {
 			if method == "" {
 				method = "GET"
 			}
-			path := joinRoute(r.Path, op.Path)
+			path := JoinPath(r.Path, op.Path)
 			k := method + " " + routeKey(path)
 			if prev, ok := seen[k]; ok {
 				c.add(op.At("method"), Error, "route-duplicate", "%s %s is already served by the operation at line %d (`%s`): one route, one operation", method, path, prev.pos.Line, prev.path)

@@ -131,6 +131,10 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 	var caps []*engine.Capability
 	for _, doc := range docs {
+		if err := spec.ResolveImports(doc); err != nil {
+			fmt.Fprintln(stderr, "naftiko run:", err)
+			return exitFailed
+		}
 		c, err := engine.Compile(doc, opts)
 		if err != nil {
 			fmt.Fprintln(stderr, "naftiko run:", err)

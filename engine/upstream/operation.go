@@ -80,10 +80,7 @@ func CompileOperation(c *Client, res *spec.ConsumedResource, op *spec.ConsumedOp
 	}
 	o.accept = acceptFor(o.RawFormat)
 
-	rawPath := res.Path
-	if op.Path != "" {
-		rawPath = op.Path
-	}
+	rawPath := spec.JoinPath(res.Path, op.Path)
 	pathOnly, query, _ := strings.Cut(rawPath, "?")
 	o.path = template.Compile(pathOnly, true).Bind(static)
 	if query != "" {

@@ -1,0 +1,88 @@
+package spec
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// importPath turns an import `location` into a file path: `file://` URIs and
+// plain paths, relative ones resolved against the importing file's folder
+// (`file:///./x` is the reference engine's spelling of a relative path).
+// remote reports a location with another scheme, which naftiko cannot read.
+func importPath(docPath, location string) (path string, remote bool) {
+	loc := location
+	if rest, ok := strings.CutPrefix(loc, "file://"); ok {
+		loc = rest
+		if strings.HasPrefix(loc, "/./") || strings.HasPrefix(loc, "/../") {
+			loc = loc[1:]
+		}
+	} else if strings.Contains(loc, "://") {
+		return "", true
+	}
+	if !filepath.IsAbs(loc) {
+		loc = filepath.Join(filepath.Dir(docPath), loc)
+	}
+	return loc, false
+}
+
+// ResolveImports replaces every imported consumes entry (`import` +
+// `location`, optionally `as`) by the consumes block it names in the shared
+// file, renamed by `as`. It runs once at start-up, after validation.
+func ResolveImports(doc *Document) error {
+	cache := map[string]*Document{}
+	resolve := func(list []Consumes) error {
+		for i := range list {
+			cs := &list[i]
+			if cs.Location == "" {
+				continue
+			}
+			p, remote := importPath(doc.Path, cs.Location)
+			if remote {
+				return fmt.Errorf("%s:%s: consumes import %q: naftiko reads imports from files, not %q", doc.Path, cs.At("location"), cs.Import, cs.Location)
+			}
+			shared, ok := cache[p]
+			if !ok {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					return fmt.Errorf("%s:%s: consumes import %q: %w", doc.Path, cs.At("location"), cs.Import, err)
+				}
+				var diags Diagnostics
+				if shared, diags = Parse(p, data); shared == nil {
+					return fmt.Errorf("%s:%s: consumes import %q: %s", doc.Path, cs.At("location"), cs.Import, diags[0])
+				}
+				cache[p] = shared
+			}
+			found := false
+			candidates := shared.Consumes
+			if shared.Capability != nil {
+				candidates = append(candidates[:len(candidates):len(candidates)], shared.Capability.Consumes...)
+			}
+			for _, entry := range candidates {
+				if entry.Namespace != cs.Import || entry.Location != "" {
+					continue
+				}
+				as, pos := cs.As, cs.Src.Pos
+				*cs = entry
+				cs.Src.Pos = pos // diagnostics point at the import
+				if as != "" {
+					cs.Namespace = as
+				}
+				found = true
+				break
+			}
+			if !found {
+				return fmt.Errorf("%s:%s: consumes import: %s declares no consumes namespace %q", doc.Path, cs.At("import"), cs.Location, cs.Import)
+			}
+		}
+		return nil
+	}
+	if err := resolve(doc.Consumes); err != nil {
+		return err
+	}
+	if doc.Capability != nil {
+		return resolve(doc.Capability.Consumes)
+	}
+	return nil
+}
