@@ -103,8 +103,12 @@ func New(s *engine.MCPSurface, logger *slog.Logger, opts ...Option) *Server {
 		srv.tools[t.Name] = tl
 		srv.mcp.AddTool(tl.def, tl.handle)
 	}
+	// Answers to POSTs are plain application/json rather than a one-event
+	// SSE stream: the same message without SSE framing, which clients must
+	// accept, and cheaper for both sides on large results (GET still opens
+	// a stream for server notifications).
 	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv.mcp },
-		&mcp.StreamableHTTPOptions{Logger: sdkLog, SessionTimeout: cfg.sessionTimeout})
+		&mcp.StreamableHTTPOptions{Logger: sdkLog, SessionTimeout: cfg.sessionTimeout, JSONResponse: true})
 	srv.http = srv.originGuard(streamable)
 	return srv
 }
