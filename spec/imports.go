@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -27,10 +28,18 @@ func importPath(docPath, location string) (path string, remote bool) {
 	return loc, false
 }
 
-// ResolveImports replaces every imported consumes entry (`import` +
-// `location`, optionally `as`) by the consumes block it names in the shared
-// file, renamed by `as`. It runs once at start-up, after validation.
-func ResolveImports(doc *Document) error {
+// ResolveImports returns doc with every imported consumes entry (`import` +
+// `location`, optionally `as`) replaced by the consumes block it names in the
+// shared file, renamed by `as`. doc itself is not modified (validation may be
+// reading it); the copy shares everything but the consumes lists.
+func ResolveImports(doc *Document) (*Document, error) {
+	out := *doc
+	out.Consumes = slices.Clone(doc.Consumes)
+	if doc.Capability != nil {
+		capCopy := *doc.Capability
+		capCopy.Consumes = slices.Clone(doc.Capability.Consumes)
+		out.Capability = &capCopy
+	}
 	cache := map[string]*Document{}
 	resolve := func(list []Consumes) error {
 		for i := range list {
@@ -78,11 +87,13 @@ func ResolveImports(doc *Document) error {
 		}
 		return nil
 	}
-	if err := resolve(doc.Consumes); err != nil {
-		return err
+	if err := resolve(out.Consumes); err != nil {
+		return nil, err
 	}
-	if doc.Capability != nil {
-		return resolve(doc.Capability.Consumes)
+	if out.Capability != nil {
+		if err := resolve(out.Capability.Consumes); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	return &out, nil
 }

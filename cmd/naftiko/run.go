@@ -88,20 +88,16 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitUsage
 	}
 
-	docs, diags, err := loadAndValidate(files)
+	docs, parsed, err := loadFiles(files)
 	if err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitUsage
 	}
-	for _, d := range diags {
-		if d.Severity == spec.Error {
-			fmt.Fprintln(stderr, d)
-		}
-	}
-	if diags.HasErrors() {
-		fmt.Fprintf(stderr, "naftiko run: %d error(s) in the capability files; nothing was started (see 'naftiko validate' for warnings too)\n", len(diags.Errors()))
-		return exitFailed
-	}
+	// Validation (whose schema takes tens of milliseconds to compile) runs
+	// beside compilation; nothing listens before both are done, and
+	// validation's verdict comes first.
+	validated := make(chan validation, 1)
+	go func() { validated <- validate(docs, parsed) }()
 
 	opts := engine.Options{Upstreams: upstreams.m, Listens: listens.m, Timeout: *timeout}
 	if *useSandbox {
@@ -128,19 +124,25 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		logger.Info("sandbox: FHIR R4 sandbox upstream started; every consumes block points at it", "url", url, "members", len(sb.MemberIDs()))
 	}
+	caps, compileErr := compileAll(docs, opts)
 
-	var caps []*engine.Capability
-	for _, doc := range docs {
-		if err := spec.ResolveImports(doc); err != nil {
-			fmt.Fprintln(stderr, "naftiko run:", err)
-			return exitFailed
+	v := <-validated
+	if v.err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", v.err)
+		return exitFailed
+	}
+	for _, d := range v.diags {
+		if d.Severity == spec.Error {
+			fmt.Fprintln(stderr, d)
 		}
-		c, err := engine.Compile(doc, opts)
-		if err != nil {
-			fmt.Fprintln(stderr, "naftiko run:", err)
-			return exitFailed
-		}
-		caps = append(caps, c)
+	}
+	if v.diags.HasErrors() {
+		fmt.Fprintf(stderr, "naftiko run: %d error(s) in the capability files; nothing was started (see 'naftiko validate' for warnings too)\n", len(v.diags.Errors()))
+		return exitFailed
+	}
+	if compileErr != nil {
+		fmt.Fprintln(stderr, "naftiko run:", compileErr)
+		return exitFailed
 	}
 	srv, err := server.New(caps, logger)
 	if err != nil {
@@ -230,29 +232,69 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// loadAndValidate loads every file and runs the full validation; the error
-// is for unreadable input only.
-func loadAndValidate(files []string) ([]*spec.Document, spec.Diagnostics, error) {
-	v, err := spec.NewValidator()
-	if err != nil {
-		return nil, nil, err
-	}
+// loadFiles reads every file; the error is for unreadable input only.
+func loadFiles(files []string) ([]*spec.Document, []spec.Diagnostics, error) {
 	var (
-		docs  []*spec.Document
-		diags spec.Diagnostics
+		docs   []*spec.Document
+		parsed []spec.Diagnostics
 	)
 	for _, f := range files {
 		doc, ds, err := spec.LoadFile(f)
 		if err != nil {
 			return nil, nil, err
 		}
+		docs = append(docs, doc)
+		parsed = append(parsed, ds)
+	}
+	return docs, parsed, nil
+}
+
+type validation struct {
+	diags spec.Diagnostics
+	err   error
+}
+
+// validate runs the full validation of loaded files (a nil document is a
+// file that could not be parsed: its load diagnostics say why).
+func validate(docs []*spec.Document, parsed []spec.Diagnostics) validation {
+	v, err := spec.NewValidator()
+	if err != nil {
+		return validation{err: err}
+	}
+	var diags spec.Diagnostics
+	for i, doc := range docs {
 		if doc == nil {
-			diags = append(diags, ds...)
+			diags = append(diags, parsed[i]...)
 			continue
 		}
-		diags = append(diags, v.ValidateParsed(doc, ds)...)
-		docs = append(docs, doc)
+		diags = append(diags, v.ValidateParsed(doc, parsed[i])...)
 	}
 	diags.Sort()
-	return docs, diags, nil
+	return validation{diags: diags}
+}
+
+// compileAll resolves imports and compiles every valid document. It runs
+// before validation has finished, so a document it cannot make sense of is
+// an error here, never a crash: validation then explains it.
+func compileAll(docs []*spec.Document, opts engine.Options) (caps []*engine.Capability, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			caps, err = nil, fmt.Errorf("cannot compile the capability files: %v", r)
+		}
+	}()
+	for _, doc := range docs {
+		if doc == nil {
+			return nil, errors.New("a capability file could not be read")
+		}
+		resolved, err := spec.ResolveImports(doc)
+		if err != nil {
+			return nil, err
+		}
+		c, err := engine.Compile(resolved, opts)
+		if err != nil {
+			return nil, err
+		}
+		caps = append(caps, c)
+	}
+	return caps, nil
 }

@@ -109,21 +109,22 @@ func compileNode(p *spec.OutputParam, name string) (*node, error) {
 	if p.MaxLength != nil {
 		n.maxLength = *p.MaxLength
 	}
+	mapping := p.Mapping
 	if p.Value != nil {
 		// A `value` that is a JSONPath is a mapping in disguise (the
 		// reference engine reads it so).
-		if strings.HasPrefix(*p.Value, "$") && p.Mapping == "" {
-			p.Mapping = *p.Value
+		if strings.HasPrefix(*p.Value, "$") && mapping == "" {
+			mapping = *p.Value
 		} else {
 			n.value = template.Compile(*p.Value, false)
 		}
 	}
-	if p.Mapping != "" {
-		n.pathSrc = p.Mapping
-		if !isRootPath(p.Mapping) {
-			ev, err := compilePath(p.Mapping)
+	if mapping != "" {
+		n.pathSrc = mapping
+		if !isRootPath(mapping) {
+			ev, err := compilePath(mapping)
 			if err != nil {
-				return nil, fmt.Errorf("output %q: mapping %q: %w", name, p.Mapping, err)
+				return nil, fmt.Errorf("output %q: mapping %q: %w", name, mapping, err)
 			}
 			n.path = ev
 		}
