@@ -3,7 +3,6 @@ package inbound
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -105,7 +104,7 @@ func problemOf(t *testing.T, w *httptest.ResponseRecorder) problem {
 		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
 	}
 	var p problem
-	body, _ := io.ReadAll(w.Result().Body)
+	body := w.Body.Bytes()
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatalf("problem body %q: %v", body, err)
 	}
