@@ -289,7 +289,6 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, f *failur
 		w.Header().Add("WWW-Authenticate", c)
 	}
 	slug, title := "unauthorized", "Unauthorized"
-	level := slog.LevelInfo
 	switch f.status {
 	case http.StatusForbidden:
 		slug, title = "forbidden", "Forbidden"
@@ -298,10 +297,11 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, f *failur
 	case http.StatusServiceUnavailable:
 		slug, title = "authorization-server-unavailable", "Authorization server unavailable"
 		w.Header().Set("Retry-After", "10")
-		level = slog.LevelWarn
 	}
-	// The path is left out on purpose: it can carry a member id (PHI).
-	a.log.Log(r.Context(), level, "inbound authentication refused", "scheme", a.s.name(), "status", f.status, "reason", f.desc, "method", r.Method, "remote", r.RemoteAddr)
+	// Info: refusals are routine. Authorization-server trouble behind a 503
+	// was logged at Warn once per failed fetch. The path is left out on
+	// purpose: it can carry a member id (PHI).
+	a.log.Info("inbound authentication refused", "scheme", a.s.name(), "status", f.status, "reason", f.desc, "method", r.Method, "remote", r.RemoteAddr)
 	if a.audit != nil {
 		a.audit(r, Event{Status: f.status, Scheme: a.s.name(), Reason: f.desc})
 	}

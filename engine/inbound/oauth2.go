@@ -58,6 +58,7 @@ type oauth2Scheme struct {
 	keysGen  int
 	cache    map[[32]byte]introspected
 	inflight map[[32]byte]*sync.Mutex
+	introErr time.Time // last failed introspection: fail fast for failBackoff
 }
 
 // asMetadata is the part of RFC 8414 / OpenID Connect Discovery metadata
@@ -157,8 +158,9 @@ func (o *oauth2Scheme) challenges(f *failure) []string {
 	return []string{bearerChallenge("", f, strings.Join(o.scopes, " "), o.resourceMetadata)}
 }
 
-func (o *oauth2Scheme) unavailable(what string, err error) *failure {
-	o.log.Warn("oauth2 authorization server unavailable", "issuer", o.issuer, "step", what, "error", err)
+// unavailable is the refusal when the authorization server cannot answer.
+// The failed fetch itself was logged (once per attempt, not per request).
+func (o *oauth2Scheme) unavailable(what string) *failure {
 	return &failure{status: http.StatusServiceUnavailable, transient: true,
 		desc: fmt.Sprintf("the authorization server %s could not be reached to validate the token (%s); try again shortly", o.issuer, what)}
 }
@@ -179,7 +181,7 @@ func (o *oauth2Scheme) authenticate(r *http.Request) (Principal, *failure) {
 	}
 	meta, err := o.metadata(ctx)
 	if err != nil {
-		return Principal{}, o.unavailable("discovery", err)
+		return Principal{}, o.unavailable("discovery")
 	}
 	keys, f := o.keysFor(ctx, t.header.Kid, t.header.Alg)
 	if f != nil {
@@ -437,6 +439,9 @@ func (o *oauth2Scheme) metadata(ctx context.Context) (*asMetadata, error) {
 	}
 	o.mu.Unlock()
 	m, err := o.discover(ctx)
+	if err != nil {
+		o.log.Warn("oauth2 authorization server metadata unavailable; requests with tokens get 503 and discovery is retried", "issuer", o.issuer, "retry_after", failBackoff, "error", err)
+	}
 	o.mu.Lock()
 	o.metaGen++
 	o.meta, o.metaErr, o.metaTry = m, err, o.now()
@@ -491,19 +496,16 @@ func (o *oauth2Scheme) keysFor(ctx context.Context, kid, alg string) ([]jwk, *fa
 		return out
 	}
 	o.mu.Lock()
-	keys, at, tried, kerr, gen := o.keys, o.keysAt, o.keysTry, o.keysErr, o.keysGen
+	keys, at, tried, gen := o.keys, o.keysAt, o.keysTry, o.keysGen
 	o.mu.Unlock()
 	now := o.now()
 	switch {
 	case keys == nil && gen > 0 && now.Sub(tried) < failBackoff:
-		return nil, o.unavailable("JWKS", kerr)
+		return nil, o.unavailable("JWKS")
 	case keys == nil || (now.Sub(at) >= keysMaxAge && now.Sub(tried) >= keysMinRefresh):
 		keys = o.refreshKeys(ctx, gen)
 		if keys == nil {
-			o.mu.Lock()
-			kerr = o.keysErr
-			o.mu.Unlock()
-			return nil, o.unavailable("JWKS", kerr)
+			return nil, o.unavailable("JWKS")
 		}
 		gen = -1 // fetched just now
 	}
@@ -557,6 +559,8 @@ func (o *oauth2Scheme) refreshKeys(ctx context.Context, gen int) []jwk {
 	if err != nil {
 		if o.keys != nil {
 			o.log.Warn("oauth2 JWKS refresh failed; keeping the keys fetched before", "error", err)
+		} else {
+			o.log.Warn("oauth2 JWKS unavailable; requests with tokens get 503", "error", err)
 		}
 		return o.keys
 	}
@@ -609,16 +613,42 @@ func (o *oauth2Scheme) introspectToken(ctx context.Context, tok string) (Princip
 	if e, ok := o.cached(key); ok {
 		return e.p, e.f
 	}
+	o.mu.Lock()
+	failedAt := o.introErr
+	o.mu.Unlock()
+	if !failedAt.IsZero() && o.now().Sub(failedAt) < failBackoff {
+		return Principal{}, o.unavailable("introspection")
+	}
 	meta, err := o.metadata(ctx)
 	if err != nil {
-		return Principal{}, o.unavailable("discovery", err)
+		return Principal{}, o.unavailable("discovery")
 	}
+	p, f, exp, err := o.introspectRemote(ctx, meta, tok)
+	o.mu.Lock()
+	if err != nil {
+		o.introErr = o.now()
+	} else {
+		o.introErr = time.Time{}
+	}
+	o.mu.Unlock()
+	if err != nil {
+		o.log.Warn("oauth2 introspection failed; requests with tokens get 503", "endpoint", meta.IntrospectionEndpoint, "retry_after", failBackoff, "error", err)
+		return Principal{}, o.unavailable("introspection")
+	}
+	if f == nil || !f.transient {
+		o.store(key, introspected{p: p, f: f, expires: o.expiry(exp)})
+	}
+	return p, f
+}
+
+// introspectRemote asks the introspection endpoint; err means no usable answer.
+func (o *oauth2Scheme) introspectRemote(ctx context.Context, meta *asMetadata, tok string) (Principal, *failure, *time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	form := url.Values{"token": {tok}, "token_type_hint": {"access_token"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, meta.IntrospectionEndpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return Principal{}, o.unavailable("introspection", err)
+		return Principal{}, nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -630,30 +660,31 @@ func (o *oauth2Scheme) introspectToken(ctx context.Context, tok string) (Princip
 		if errors.As(err, &se) && (se.code == http.StatusUnauthorized || se.code == http.StatusForbidden) {
 			err = fmt.Errorf("%w: the authorization server refused this server's clientId/clientSecret", err)
 		}
-		return Principal{}, o.unavailable("introspection", err)
+		return Principal{}, nil, nil, err
 	}
 	var active bool
 	if raw, ok := answer["active"]; !ok || json.Unmarshal(raw, &active) != nil {
-		return Principal{}, o.unavailable("introspection", errors.New("the introspection answer has no boolean active"))
+		return Principal{}, nil, nil, errors.New("the introspection answer has no boolean active")
 	}
-	now := o.now()
-	expires := now.Add(introspectTTL)
-	var p Principal
-	var f *failure
 	if !active {
-		f = invalid("invalid_token", "the token is not active")
-	} else if c, err := parseClaims(answer); err != nil {
-		f = invalid("invalid_token", err.Error())
-	} else {
-		p, f = o.check(c, meta, false)
-		if c.exp != nil && c.exp.Before(expires) {
-			expires = *c.exp
-		}
+		return Principal{}, invalid("invalid_token", "the token is not active"), nil, nil
 	}
-	if f == nil || !f.transient {
-		o.store(key, introspected{p: p, f: f, expires: expires})
+	c, err := parseClaims(answer)
+	if err != nil {
+		return Principal{}, invalid("invalid_token", err.Error()), nil, nil
 	}
-	return p, f
+	p, f := o.check(c, meta, false)
+	return p, f, c.exp, nil
+}
+
+// expiry is until when an introspection outcome may be reused:
+// introspectTTL, never past the token's exp.
+func (o *oauth2Scheme) expiry(exp *time.Time) time.Time {
+	e := o.now().Add(introspectTTL)
+	if exp != nil && exp.Before(e) {
+		e = *exp
+	}
+	return e
 }
 
 func (o *oauth2Scheme) cached(key [32]byte) (introspected, bool) {

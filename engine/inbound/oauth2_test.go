@@ -647,6 +647,19 @@ func TestOAuth2Introspection(t *testing.T) {
 	as.clientCreds[1] = "rotated"
 	as.mu.Unlock()
 	expectRefusal(t, fx.call("opaque-new"), 503, "authorization-server-unavailable", nil)
+	// ... and fails fast for the back-off instead of asking again per request.
+	base = as.count("introspect")
+	expectRefusal(t, fx.call("opaque-newer"), 503, "authorization-server-unavailable", nil)
+	if as.count("introspect") != base {
+		t.Error("introspection retried within the back-off")
+	}
+	as.mu.Lock()
+	as.clientCreds[1] = "gateway secret/with:odd chars"
+	as.mu.Unlock()
+	fx.clk.Advance(failBackoff + time.Second)
+	if w := fx.call("opaque-active"); w.Code != 200 {
+		t.Errorf("after recovery: %d", w.Code)
+	}
 	if !strings.Contains(fx.logs.String(), "clientId/clientSecret") {
 		t.Error("refused client credentials are not explained in the log")
 	}
