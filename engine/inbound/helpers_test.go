@@ -64,12 +64,13 @@ func vars(m map[string]string) func(string) (string, bool) {
 
 // recorder is the protected handler: it notes what reached it.
 type recorder struct {
-	mu        sync.Mutex
-	calls     int
-	principal Principal
-	hasP      bool
-	header    http.Header
-	rawQuery  string
+	mu         sync.Mutex
+	calls      int
+	principal  Principal
+	hasP       bool
+	header     http.Header
+	rawQuery   string
+	requestURI string
 }
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -78,6 +79,7 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.principal, rec.hasP = PrincipalFrom(r.Context())
 	rec.header = r.Header.Clone()
 	rec.rawQuery = r.URL.RawQuery
+	rec.requestURI = r.RequestURI
 	rec.mu.Unlock()
 	w.Write([]byte("ok"))
 }

@@ -154,7 +154,12 @@ func (k *apikeyScheme) strip(r *http.Request) {
 		return
 	}
 	r.URL.RawQuery = removeQueryParam(r.URL.RawQuery, k.key)
-	r.RequestURI = r.URL.RequestURI()
+	if path, query, ok := strings.Cut(r.RequestURI, "?"); ok {
+		if query = removeQueryParam(query, k.key); query != "" {
+			path += "?" + query
+		}
+		r.RequestURI = path
+	}
 }
 
 // removeQueryParam drops every `name=...` pair, keeping the others in order

@@ -153,7 +153,7 @@ func TestAPIKeyQuery(t *testing.T) {
 	if w := serve(h, get("/v1/patient/x/everything?_count=5&api_key="+goodKey+"&b=%2F")); w.Code != 200 {
 		t.Fatalf("valid key refused: %d %s", w.Code, w.Body)
 	}
-	if rec.rawQuery != "_count=5&b=%2F" {
+	if rec.rawQuery != "_count=5&b=%2F" || rec.requestURI != "/v1/patient/x/everything?_count=5&b=%2F" {
 		t.Errorf("the key must be removed from the query, the rest kept as sent: %q", rec.rawQuery)
 	}
 	expectRefusal(t, serve(h, get("/?other=1")), 401, "unauthorized", []string{`ApiKey realm="naftiko", query="api_key"`})
