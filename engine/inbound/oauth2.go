@@ -485,11 +485,11 @@ func (o *oauth2Scheme) discover(ctx context.Context) (*asMetadata, error) {
 // fetching the JWKS on first use, when older than keysMaxAge, and when kid
 // is unknown (each at most once per keysMinRefresh).
 func (o *oauth2Scheme) keysFor(ctx context.Context, kid, alg string) ([]jwk, *failure) {
-	spec := jwsAlgs[alg]
+	wantAlg := jwsAlgs[alg]
 	pick := func(keys []jwk) []jwk {
 		var out []jwk
 		for _, k := range keys {
-			if (kid == "" || k.kid == kid) && k.fits(alg, spec) {
+			if (kid == "" || k.kid == kid) && k.fits(alg, wantAlg) {
 				out = append(out, k)
 			}
 		}
