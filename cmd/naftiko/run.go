@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/sandbox"
 	"github.com/naftiko/naftiko/engine/server"
 	"github.com/naftiko/naftiko/spec"
@@ -62,6 +63,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	logLevel := fset.String("log-level", "info", "log level: debug, info, warn or error")
 	useSandbox := fset.Bool("sandbox", false, "serve against the built-in FHIR R4 sandbox instead of the real upstreams (no account, no network)")
 	grace := fset.Duration("grace", 10*time.Second, "how long shutdown waits for in-flight requests")
+	auditPath := fset.String("audit-log", "", "append one JSON line per request to `FILE`: who, which block, route or tool, upstream operation, path parameters, status, duration (never bodies or credentials)")
+	allowUnauth := fset.Bool("allow-unauthenticated", false, "let exposes blocks without authentication listen on non-loopback addresses (refused by default)")
 	fset.Usage = func() {
 		fmt.Fprint(stderr, runUsage)
 		fset.PrintDefaults()
@@ -144,7 +147,19 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "naftiko run:", compileErr)
 		return exitFailed
 	}
-	srv, err := server.New(caps, logger)
+	var auditLog *audit.Log
+	if *auditPath != "" {
+		if auditLog, err = audit.Open(*auditPath); err != nil {
+			fmt.Fprintln(stderr, "naftiko run:", err)
+			return exitFailed
+		}
+		defer auditLog.Close()
+	}
+	env := os.LookupEnv
+	if *useSandbox {
+		env = nil
+	}
+	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth, Env: env})
 	if err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitFailed

@@ -19,8 +19,11 @@ import (
 	"time"
 
 	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/audit"
+	"github.com/naftiko/naftiko/engine/inbound"
 	"github.com/naftiko/naftiko/engine/mcpserver"
 	"github.com/naftiko/naftiko/engine/rest"
+	"github.com/naftiko/naftiko/spec"
 )
 
 // Server runs every exposes block of a set of capabilities.
@@ -53,10 +56,25 @@ type stdioSurface struct {
 	server    *mcpserver.Server
 }
 
+// Options configure a Server.
+type Options struct {
+	Logger *slog.Logger
+	// Audit receives one line per request; nil audits nothing.
+	Audit *audit.Log
+	// AllowUnauthenticated lets a block without `authentication` listen on
+	// a non-loopback address. Off by default: such a block would hand
+	// health data to anyone who can reach the port.
+	AllowUnauthenticated bool
+	// Env reads environment variables named by inbound authentication
+	// templates that no bind declares; nil reads none.
+	Env func(string) (string, bool)
+}
+
 // New mounts the surfaces of caps. Exposes blocks of different capabilities
 // that ask for the same address share one listener, each capability under
 // "/<file name>"; a capability alone on its address is mounted at the root.
-func New(caps []*engine.Capability, logger *slog.Logger) (*Server, error) {
+func New(caps []*engine.Capability, opts Options) (*Server, error) {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -101,7 +119,7 @@ func New(caps []*engine.Capability, logger *slog.Logger) (*Server, error) {
 				names[c.Name] = c
 				prefix = "/" + c.Name
 			}
-			if err := l.mountCapability(c, prefix, logger); err != nil {
+			if err := l.mountCapability(c, prefix, logger, opts); err != nil {
 				return nil, err
 			}
 		}
@@ -110,7 +128,7 @@ func New(caps []*engine.Capability, logger *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *slog.Logger) error {
+func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *slog.Logger, opts Options) error {
 	var restBlocks []*engine.RestSurface
 	for _, r := range c.Rest {
 		if r.Address == l.addr {
@@ -135,17 +153,97 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 	}
 	root := prefix + "/"
 	for _, r := range restBlocks {
-		h := rest.New(r, logger.With("capability", c.Name, "exposes", r.Namespace))
-		l.mux.Handle(root, http.StripPrefix(prefix, h))
+		log := logger.With("capability", c.Name, "exposes", r.Namespace)
+		h, err := l.guard(c, r.Namespace, "rest", r.Auth, prefix+"/", http.StripPrefix(prefix, rest.New(r, log)), log, opts)
+		if err != nil {
+			return err
+		}
+		l.mux.Handle(root, h)
 		l.mounts = append(l.mounts, mount{kind: "rest", namespace: r.Namespace, prefix: prefix, handler: h})
 	}
 	for _, m := range mcpBlocks {
-		h := mcpserver.New(m, logger.With("capability", c.Name, "exposes", m.Namespace)).Handler()
+		log := logger.With("capability", c.Name, "exposes", m.Namespace)
+		h, err := l.guard(c, m.Namespace, "mcp", m.Auth, prefix+"/mcp", mcpserver.New(m, log, mcpserver.WithAudit(opts.Audit)).Handler(), log, opts)
+		if err != nil {
+			return err
+		}
 		l.mux.Handle(prefix+"/mcp", h)
 		l.mux.Handle(prefix+"/{$}", h)
 		l.mounts = append(l.mounts, mount{kind: "mcp", namespace: m.Namespace, prefix: prefix, handler: h})
 	}
 	return nil
+}
+
+// guard puts a block's inbound authentication and the audit trail in front
+// of its handler, and refuses an unauthenticated block on a non-loopback
+// address unless the operator accepted that risk.
+func (l *listener) guard(c *engine.Capability, ns, surface string, a *spec.Authentication, path string, h http.Handler, log *slog.Logger, opts Options) (http.Handler, error) {
+	if a == nil || a.Type == "" || a.Type == "none" {
+		if !isLoopback(l.addr) && !opts.AllowUnauthenticated {
+			return nil, fmt.Errorf("%s: exposes block %q listens on %s without authentication, so anyone who can reach that address gets the data; "+
+				"declare `authentication` on the block, bind a loopback address (`address: 127.0.0.1`, or --listen %s=127.0.0.1:PORT), "+
+				"or pass --allow-unauthenticated to accept the risk", c.Doc.Path, ns, l.addr, ns)
+		}
+	}
+	resolve := func(name string) (string, bool) {
+		if v, ok := c.Vars.Lookup(name); ok {
+			return v, true
+		}
+		if opts.Env != nil && !strings.Contains(name, ".") {
+			return opts.Env(name)
+		}
+		return "", false
+	}
+	auth, err := inbound.New(a, resolve, inbound.Options{
+		Resource: "http://" + l.addr + path,
+		MCP:      surface == "mcp",
+		Logger:   log,
+		Audit: func(r *http.Request, ev inbound.Event) {
+			e := audit.FromContext(r.Context())
+			e.Update(func(e *audit.Entry) {
+				e.Scheme = ev.Scheme
+				e.Principal = principalName(ev.Principal)
+				if !ev.Allowed {
+					e.Outcome = "refused: " + ev.Reason
+				}
+			})
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: exposes block %q: %w", c.Doc.Path, ns, err)
+	}
+	if auth != nil && surface == "mcp" {
+		// MCP clients look for the metadata at the root of the origin,
+		// whatever prefix the block is mounted under.
+		if p := auth.MetadataPath(); p != "" {
+			l.mux.Handle("GET "+p, auth.MetadataHandler())
+		}
+	}
+	return opts.Audit.Middleware(c.Name, ns, surface, auth.Wrap(h)), nil
+}
+
+func principalName(p inbound.Principal) string {
+	switch {
+	case p.Subject != "":
+		return p.Subject
+	case p.ClientID != "":
+		return p.ClientID
+	}
+	return p.KeyID
+}
+
+// isLoopback reports whether a listening address only accepts local
+// connections.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // URLs lists what each listener serves, for the start-up log and for tests.

@@ -65,7 +65,7 @@ func startAll(t *testing.T, files []string) *Server {
 		}
 		caps = append(caps, c)
 	}
-	s, err := New(caps, nil)
+	s, err := New(caps, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
