@@ -11,6 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/audit"
 )
 
 // Version is the naftiko version announced in serverInfo unless
@@ -39,6 +40,7 @@ type config struct {
 	maxResult      int64
 	sessionTimeout time.Duration
 	origins        map[string]bool
+	audit          *audit.Log
 }
 
 // Option adjusts a Server.
@@ -66,6 +68,12 @@ func WithMaxResultBytes(n int64) Option {
 // keeps them until the client deletes them.
 func WithSessionTimeout(d time.Duration) Option {
 	return func(c *config) { c.sessionTimeout = d }
+}
+
+// WithAudit records each tool call (tool, upstream operation, path
+// parameters, outcome) in the audit entry of its HTTP request.
+func WithAudit(l *audit.Log) Option {
+	return func(c *config) { c.audit = l }
 }
 
 // WithAllowedOrigins accepts browser requests from these origins
