@@ -98,6 +98,21 @@ func (t *Template) Bind(resolve func(name string) (string, bool)) *Template {
 	return out
 }
 
+// Rename returns a copy whose placeholders are renamed where rename says
+// so (`{{tools.x}}` read as the caller's input `x`).
+func (t *Template) Rename(rename func(name string) (string, bool)) *Template {
+	out := &Template{source: t.source, parts: append([]part(nil), t.parts...)}
+	for i, p := range out.parts {
+		if p.ref == "" {
+			continue
+		}
+		if n, ok := rename(p.ref); ok {
+			out.parts[i].ref = n
+		}
+	}
+	return out
+}
+
 // Lookup finds the value of a placeholder at request time.
 type Lookup func(name string) (string, bool)
 

@@ -26,6 +26,7 @@ type Client struct {
 	auth      authenticator
 	params    []spec.ConsumedParam
 	timeout   time.Duration
+	alias     func(string) (string, bool)
 }
 
 // ClientOptions configure a Client.
@@ -37,6 +38,9 @@ type ClientOptions struct {
 	Timeout time.Duration
 	// Transport is shared by clients; nil means a tuned default.
 	Transport http.RoundTripper
+	// InputAlias renames placeholders of the namespace's templates that
+	// denote a caller's input under a prefix (`{{tools.x}}` -> `x`).
+	InputAlias func(name string) (string, bool)
 }
 
 // NewTransport returns the pooled transport naftiko uses upstream: keep-alive
@@ -87,6 +91,7 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 		base:      base,
 		params:    c.InputParameters,
 		timeout:   opts.Timeout,
+		alias:     opts.InputAlias,
 		http: &http.Client{
 			Transport: opts.Transport,
 			// Redirects are answers for the caller, not for the gateway to

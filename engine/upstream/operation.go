@@ -14,6 +14,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/naftiko/naftiko/engine/template"
@@ -44,6 +45,9 @@ type Operation struct {
 	Method    string
 	RawFormat string // json, xml, csv, tsv, psv, yaml
 	Params    []Param
+	// BodyRefs are the per-call placeholders of the body template: inputs
+	// a caller must give although no parameter declares them.
+	BodyRefs []string
 
 	client    *Client
 	path      *template.Template // appended to the client's base URL
@@ -82,14 +86,22 @@ func CompileOperation(c *Client, res *spec.ConsumedResource, op *spec.ConsumedOp
 
 	rawPath := spec.JoinPath(res.Path, op.Path)
 	pathOnly, query, _ := strings.Cut(rawPath, "?")
-	o.path = template.Compile(pathOnly, true).Bind(static)
+	// compile folds start-up values in and renames prefixed inputs.
+	compile := func(s string, singles bool) *template.Template {
+		t := template.Compile(s, singles).Bind(static)
+		if c.alias != nil {
+			t = t.Rename(c.alias)
+		}
+		return t
+	}
+	o.path = compile(pathOnly, true)
 	if query != "" {
 		for _, kv := range strings.Split(query, "&") {
 			if kv == "" {
 				continue
 			}
 			k, v, _ := strings.Cut(kv, "=")
-			o.pathQuery = append(o.pathQuery, queryPart{name: k, value: template.Compile(v, true).Bind(static)})
+			o.pathQuery = append(o.pathQuery, queryPart{name: k, value: compile(v, true)})
 		}
 	}
 
@@ -108,7 +120,7 @@ func CompileOperation(c *Client, res *spec.ConsumedResource, op *spec.ConsumedOp
 		cp := param{Param: Param{Name: p.Name, In: in, Type: p.Type, Description: p.Description,
 			Required: in == "path" || (p.Required != nil && *p.Required)}}
 		if p.Value != "" {
-			cp.value = template.Compile(p.Value, false).Bind(static)
+			cp.value = compile(p.Value, false)
 			cp.HasValue = true
 		}
 		cp.joinCSV = p.Style == "comma" || p.Style == "simple" || (p.Explode != nil && !*p.Explode)
@@ -126,18 +138,77 @@ func CompileOperation(c *Client, res *spec.ConsumedResource, op *spec.ConsumedOp
 			o.params = append(o.params, param{Param: Param{Name: ref, In: "path", Type: "string", Required: true}})
 		}
 	}
+	// `body: {type: json}` with no data: the caller gives the payload.
+	if b := op.Body; b != nil && !b.IsRaw && b.Data == nil && (b.Type == "" || strings.EqualFold(b.Type, "json")) {
+		if _, given := seen["body\x00body"]; !given && !o.hasBodyParams() {
+			o.params = append(o.params, param{Param: Param{Name: "body", In: "body", Type: "object",
+				Description: fmt.Sprintf("JSON request body of %s.%s", c.Namespace, op.Name)}})
+		}
+	}
 	for _, p := range o.params {
 		o.Params = append(o.Params, p.Param)
 	}
 
 	if op.Body != nil {
-		b, err := compileBody(op.Body, static)
+		b, err := compileBody(op.Body, compile)
 		if err != nil {
 			return nil, fmt.Errorf("operation %s.%s: body: %w", c.Namespace, op.Name, err)
 		}
 		o.body = b
+		o.BodyRefs = b.refs()
 	}
 	return o, nil
+}
+
+func (o *Operation) hasBodyParams() bool {
+	for _, p := range o.params {
+		if p.In == "body" {
+			return true
+		}
+	}
+	return false
+}
+
+// refs lists the per-call placeholders of a body, in order, once each.
+func (b *bodyTemplate) refs() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(t *template.Template) {
+		for _, r := range t.Refs() {
+			if !seen[r] {
+				seen[r] = true
+				out = append(out, r)
+			}
+		}
+	}
+	if b.text != nil {
+		add(b.text)
+	}
+	for _, p := range b.parts {
+		add(p.value)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case compiledString:
+			add(t.t)
+		case map[string]any:
+			keys := make([]string, 0, len(t))
+			for k := range t {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(t[k])
+			}
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		}
+	}
+	walk(b.tree)
+	return out
 }
 
 func acceptFor(format string) string {
@@ -186,7 +257,10 @@ func (o *Operation) NewRequest(ctx context.Context, in Inputs) (*http.Request, e
 	header.Set("Accept", o.accept)
 	header.Set("User-Agent", userAgent)
 	var cookies []string
-	var bodyFields map[string]any
+	var (
+		bodyFields map[string]any
+		whole      any // an `in: body` parameter named body: the payload itself
+	)
 	for _, p := range o.params {
 		v, ok, err := o.paramValue(p, in)
 		if err != nil {
@@ -206,6 +280,10 @@ func (o *Operation) NewRequest(ctx context.Context, in Inputs) (*http.Request, e
 		case "cookie":
 			cookies = append(cookies, (&http.Cookie{Name: p.Name, Value: ToText(v)}).String())
 		case "body":
+			if strings.EqualFold(p.Name, "body") {
+				whole = v
+				continue
+			}
 			if bodyFields == nil {
 				bodyFields = map[string]any{}
 			}
@@ -229,12 +307,12 @@ func (o *Operation) NewRequest(ctx context.Context, in Inputs) (*http.Request, e
 	)
 	switch {
 	case o.body != nil:
-		body, contentType, err = o.body.render(in, bodyFields)
+		body, contentType, err = o.body.render(in, bodyPayload(whole, bodyFields))
 		if err != nil {
 			return nil, err
 		}
-	case bodyFields != nil:
-		body, err = json.Marshal(bodyFields)
+	case whole != nil || bodyFields != nil:
+		body, err = json.Marshal(bodyPayload(whole, bodyFields))
 		if err != nil {
 			return nil, fmt.Errorf("encode body: %w", err)
 		}
@@ -320,17 +398,17 @@ type multipartPart struct {
 	value                       *template.Template
 }
 
-func compileBody(b *spec.RequestBody, static StaticResolver) (*bodyTemplate, error) {
+func compileBody(b *spec.RequestBody, compile func(string, bool) *template.Template) (*bodyTemplate, error) {
 	if b.IsRaw {
 		ct := "text/plain; charset=utf-8"
 		if t := strings.TrimSpace(b.Raw); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
 			ct = "application/json"
 		}
-		return &bodyTemplate{kind: "raw", contentType: ct, text: template.Compile(b.Raw, false).Bind(static)}, nil
+		return &bodyTemplate{kind: "raw", contentType: ct, text: compile(b.Raw, false)}, nil
 	}
 	switch strings.ToLower(b.Type) {
 	case "", "json":
-		return &bodyTemplate{kind: "json", contentType: "application/json", tree: compileTree(b.Data, static)}, nil
+		return &bodyTemplate{kind: "json", contentType: "application/json", tree: compileTree(b.Data, compile)}, nil
 	case "text", "xml", "sparql":
 		s, _ := b.Data.(string)
 		if b.Data != nil && s == "" {
@@ -338,9 +416,9 @@ func compileBody(b *spec.RequestBody, static StaticResolver) (*bodyTemplate, err
 			s = string(enc)
 		}
 		ct := map[string]string{"text": "text/plain; charset=utf-8", "xml": "application/xml", "sparql": "application/sparql-query"}[strings.ToLower(b.Type)]
-		return &bodyTemplate{kind: "text", contentType: ct, text: template.Compile(s, false).Bind(static)}, nil
+		return &bodyTemplate{kind: "text", contentType: ct, text: compile(s, false)}, nil
 	case "formurlencoded", "form":
-		return &bodyTemplate{kind: "form", contentType: "application/x-www-form-urlencoded", tree: compileTree(b.Data, static)}, nil
+		return &bodyTemplate{kind: "form", contentType: "application/x-www-form-urlencoded", tree: compileTree(b.Data, compile)}, nil
 	case "multipartform", "multipart":
 		bt := &bodyTemplate{kind: "multipart"}
 		list, _ := b.Data.([]any)
@@ -350,7 +428,7 @@ func compileBody(b *spec.RequestBody, static StaticResolver) (*bodyTemplate, err
 			val := ToText(m["value"])
 			fn, _ := m["filename"].(string)
 			ct, _ := m["contentType"].(string)
-			bt.parts = append(bt.parts, multipartPart{name: name, filename: fn, contentType: ct, value: template.Compile(val, false).Bind(static)})
+			bt.parts = append(bt.parts, multipartPart{name: name, filename: fn, contentType: ct, value: compile(val, false)})
 		}
 		return bt, nil
 	}
@@ -360,20 +438,20 @@ func compileBody(b *spec.RequestBody, static StaticResolver) (*bodyTemplate, err
 // compiledString is a string leaf of a body tree.
 type compiledString struct{ t *template.Template }
 
-func compileTree(v any, static StaticResolver) any {
+func compileTree(v any, compile func(string, bool) *template.Template) any {
 	switch t := v.(type) {
 	case string:
-		return compiledString{template.Compile(t, false).Bind(static)}
+		return compiledString{compile(t, false)}
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			out[k] = compileTree(e, static)
+			out[k] = compileTree(e, compile)
 		}
 		return out
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = compileTree(e, static)
+			out[i] = compileTree(e, compile)
 		}
 		return out
 	}
@@ -421,10 +499,35 @@ func renderTree(v any, in Inputs) (any, error) {
 	return v, nil
 }
 
-func (b *bodyTemplate) render(in Inputs, fields map[string]any) ([]byte, string, error) {
+// bodyPayload joins `in: body` parameters: fields of a JSON object, over
+// the whole payload a parameter named `body` gives (real files name the
+// request body so).
+func bodyPayload(whole any, fields map[string]any) any {
+	if whole == nil {
+		if fields == nil {
+			return nil
+		}
+		return fields
+	}
+	obj, ok := whole.(map[string]any)
+	if !ok || len(fields) == 0 {
+		return whole
+	}
+	out := make(map[string]any, len(obj)+len(fields))
+	for k, v := range obj {
+		out[k] = v
+	}
+	for k, v := range fields {
+		out[k] = v
+	}
+	return out
+}
+
+func (b *bodyTemplate) render(in Inputs, payload any) ([]byte, string, error) {
+	fields, _ := payload.(map[string]any)
 	switch b.kind {
 	case "json":
-		var data any = fields
+		data := payload
 		if b.tree != nil {
 			var err error
 			if data, err = renderTree(b.tree, in); err != nil {

@@ -320,3 +320,120 @@ func TestStalledBodyTimesOut(t *testing.T) {
 		t.Fatalf("read err = %v, want ErrTimeout", err)
 	}
 }
+
+// Real files name the request body `body` (an `in: body` parameter of type
+// object): it is the payload itself, not a field of it; other body
+// parameters join it.
+func TestBodyParameterNamedBodyIsThePayload(t *testing.T) {
+	srv, got := recorder(t, nil)
+	op := compileOne(t, `naftiko: 1.0.0-alpha2
+capability:
+  consumes:
+  - type: http
+    namespace: api
+    baseUri: https://example.invalid
+    resources:
+    - name: things
+      path: /things
+      operations:
+      - name: create
+        method: POST
+        inputParameters:
+        - {name: body, in: body, type: object}
+        - {name: extra, in: body}
+`, srv.URL, time.Second)
+	call(t, op, Inputs{"body": map[string]any{"name": "x"}, "extra": 1.0})
+	if b := got()[0].body; b != `{"extra":1,"name":"x"}` {
+		t.Errorf("body = %s", b)
+	}
+	call(t, op, Inputs{"body": []any{"a"}})
+	if b := got()[1].body; b != `["a"]` {
+		t.Errorf("array payload = %s", b)
+	}
+}
+
+// `body: {type: json}` without data: the caller's input `body` is the
+// payload, and the operation says so to input inference.
+func TestJSONBodyWithoutDataTakesTheCallersBody(t *testing.T) {
+	srv, got := recorder(t, nil)
+	op := compileOne(t, `naftiko: 1.0.0-alpha2
+capability:
+  consumes:
+  - type: http
+    namespace: api
+    baseUri: https://example.invalid
+    resources:
+    - name: things
+      path: /things
+      operations:
+      - name: create
+        method: POST
+        body: {type: json}
+`, srv.URL, time.Second)
+	var param *Param
+	for i := range op.Params {
+		if op.Params[i].Name == "body" {
+			param = &op.Params[i]
+		}
+	}
+	if param == nil || param.In != "body" || param.Type != "object" || param.Required || param.Description == "" {
+		t.Fatalf("params = %+v, want an optional described object input `body`", op.Params)
+	}
+	call(t, op, Inputs{"body": map[string]any{"title": "t"}})
+	call(t, op, Inputs{})
+	g := got()
+	if g[0].body != `{"title":"t"}` || g[1].body != `{}` {
+		t.Errorf("bodies = %q, %q", g[0].body, g[1].body)
+	}
+	if ct := g[0].header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+}
+
+// `{{tools.x}}` in a consumed template is the caller's input x when the
+// client is told so; the body's placeholders are listed for inference.
+func TestInputAliasAndBodyRefs(t *testing.T) {
+	srv, got := recorder(t, nil)
+	doc, diags := spec.Parse("test.yaml", []byte(`naftiko: 1.0.0-alpha2
+capability:
+  consumes:
+  - type: http
+    namespace: api
+    baseUri: https://example.invalid
+    resources:
+    - name: chat
+      path: /chat/{{tools.room}}
+      operations:
+      - name: post
+        method: POST
+        body:
+          type: json
+          data: {model: "{{tools.model}}", n: "{{n}}", note: "by {{tools.who}}"}
+`))
+	if doc == nil || diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cs := &doc.Capability.Consumes[0]
+	alias := func(name string) (string, bool) {
+		if rest, ok := strings.CutPrefix(name, "tools."); ok {
+			return rest, true
+		}
+		return "", false
+	}
+	cl, err := NewClient(cs, ClientOptions{BaseURL: srv.URL, InputAlias: alias}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := CompileOperation(cl, &cs.Resources[0], &cs.Resources[0].Operations[0], func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"model", "n", "who"}; fmt.Sprint(op.BodyRefs) != fmt.Sprint(want) {
+		t.Errorf("BodyRefs = %v, want %v", op.BodyRefs, want)
+	}
+	call(t, op, Inputs{"room": "r 1", "model": "m", "n": 2.0, "who": "ann"})
+	g := got()[0]
+	if g.uri != "/chat/r%201" || g.body != `{"model":"m","n":2,"note":"by ann"}` {
+		t.Errorf("got %s %s", g.uri, g.body)
+	}
+}
