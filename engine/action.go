@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,16 @@ type Action struct {
 	with  []withEntry
 	steps *orchestration
 	vars  func(string) (string, bool)
+	// unimplemented: the file gives the operation nothing to do.
+	unimplemented bool
+}
+
+// NotImplementedError answers an exposed operation or tool whose file gives
+// it neither a call, steps, a ref nor outputs.
+type NotImplementedError struct{ Name string }
+
+func (e *NotImplementedError) Error() string {
+	return fmt.Sprintf("%s is declared without anything to call (no call, steps, ref or outputs in the capability file)", e.Name)
 }
 
 type withKind int
@@ -81,6 +92,9 @@ func (o *Outcome) ErrorBody(limit int64) []byte {
 
 // Invoke runs the action for a caller's inputs.
 func (a *Action) Invoke(ctx context.Context, in upstream.Inputs) (*Outcome, error) {
+	if a.unimplemented {
+		return nil, &NotImplementedError{Name: a.Name}
+	}
 	params, err := a.prepare(in)
 	if err != nil {
 		return nil, err
@@ -251,6 +265,13 @@ func checkInput(inp *Input, v any) (any, error) {
 		}
 	case "array":
 		if s, ok := v.(string); ok {
+			if strings.HasPrefix(strings.TrimSpace(s), "[") {
+				var arr []any
+				if err := json.Unmarshal([]byte(s), &arr); err != nil {
+					return nil, bad("an array (JSON text that does not parse: " + err.Error() + ")")
+				}
+				return arr, nil
+			}
 			parts := strings.Split(s, ",")
 			arr := make([]any, len(parts))
 			for i, p := range parts {
@@ -262,6 +283,14 @@ func checkInput(inp *Input, v any) (any, error) {
 			return nil, bad("an array")
 		}
 	case "object":
+		if s, ok := v.(string); ok {
+			// A query string can only carry an object as JSON text.
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(s), &obj); err != nil || obj == nil {
+				return nil, bad("an object (JSON text in a query parameter)")
+			}
+			return obj, nil
+		}
 		if _, ok := v.(map[string]any); !ok {
 			return nil, bad("an object")
 		}

@@ -126,6 +126,7 @@ func Compile(doc *spec.Document, opts Options) (*Capability, error) {
 		return nil, fmt.Errorf("%s: no capability block: nothing to serve", doc.Path)
 	}
 	static := c.staticResolver(opts)
+	alias := inputAlias(doc)
 
 	consumes := append(append([]spec.Consumes(nil), doc.Consumes...), doc.Capability.Consumes...)
 	for i := range consumes {
@@ -137,7 +138,7 @@ func Compile(doc *spec.Document, opts Options) (*Capability, error) {
 		if base == "" {
 			base = opts.Upstreams["*"]
 		}
-		cl, err := upstream.NewClient(cs, upstream.ClientOptions{BaseURL: base, Timeout: opts.Timeout, Transport: opts.Transport}, static)
+		cl, err := upstream.NewClient(cs, upstream.ClientOptions{BaseURL: base, Timeout: opts.Timeout, Transport: opts.Transport, InputAlias: alias}, static)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%s: %w", doc.Path, cs.Pos, err)
 		}
@@ -191,6 +192,29 @@ func Compile(doc *spec.Document, opts Options) (*Capability, error) {
 }
 
 var screaming = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+// inputAlias reads `{{tools.x}}`, `{{rest.x}}`, `{{mcp.x}}` and
+// `{{<exposes-namespace>.x}}` in consumed templates as the caller's input
+// `x`, as `with` does. Bind namespaces keep their meaning.
+func inputAlias(doc *spec.Document) func(string) (string, bool) {
+	prefixes := map[string]bool{"rest": true, "tools": true, "mcp": true}
+	for _, ex := range doc.Capability.Exposes {
+		prefixes[ex.Namespace] = true
+	}
+	for _, ag := range doc.Capability.Aggregates {
+		prefixes[ag.Namespace] = true
+	}
+	for _, b := range append(append([]spec.Bind(nil), doc.Binds...), doc.Capability.Binds...) {
+		delete(prefixes, b.Namespace)
+	}
+	return func(name string) (string, bool) {
+		head, rest, ok := strings.Cut(name, ".")
+		if !ok || rest == "" || !prefixes[head] {
+			return "", false
+		}
+		return rest, true
+	}
+}
 
 // staticResolver folds bind variables into templates at start-up. An
 // unqualified SCREAMING_SNAKE name no bind declares is read from the
@@ -399,9 +423,27 @@ func (c *Capability) compileAction(as actionSpec) (*Action, error) {
 		a.steps = orc
 	}
 	if a.call == nil && a.steps == nil && !plan.HasMock() && len(inv.OutputParameters) == 0 {
-		return nil, fmt.Errorf("%s: %s has neither call, steps nor outputs: nothing to answer with", as.where, as.name)
+		// Nothing to do (validate warns): the operation answers that it is
+		// not implemented rather than keeping the whole file from running.
+		a.unimplemented = true
 	}
-	a.Inputs = inferInputs(as.declared, a.with, a.call, as.routeVars)
+	calls := []inferCall{{with: a.with, op: a.call}}
+	steps := map[string]bool{}
+	if a.steps != nil {
+		for _, sp := range a.steps.steps {
+			steps[sp.name] = true
+			if sp.call != nil {
+				calls = append(calls, inferCall{with: sp.with, op: sp.call})
+			}
+		}
+	}
+	a.Inputs = inferInputs(as.declared, calls, as.routeVars, steps)
+	for i := range a.Inputs {
+		if a.Inputs[i].Description == "" {
+			// Clients must be told something; say honestly where it comes from.
+			a.Inputs[i].Description = fmt.Sprintf("%s (the capability file describes it no further)", a.Inputs[i].Name)
+		}
+	}
 	return a, nil
 }
 
@@ -435,16 +477,23 @@ func compileWith(w spec.With, prefixes []string, vars func(string) (string, bool
 	return out
 }
 
-// inferInputs lists what a caller may send: declared inputs as written;
-// otherwise REST route variables, the inputs `with` refers to, and the
-// consumed operation's parameters nobody else feeds, typed and described by
-// the consumed operation.
-func inferInputs(declared []spec.ExposedParam, with []withEntry, call *upstream.Operation, routeVars []string) []Input {
+// inferCall is one upstream call an action makes, for input inference.
+type inferCall struct {
+	with []withEntry
+	op   *upstream.Operation // nil: not a call (the invocation's own with)
+}
+
+// inferInputs lists what a caller may send: route variables and declared
+// inputs as written; the inputs `with` refers to; and, when nothing is
+// declared, the consumed operations' parameters and body placeholders
+// nobody else feeds, typed and described by the consumed operation.
+// steps names earlier results, which are never inputs.
+func inferInputs(declared []spec.ExposedParam, calls []inferCall, routeVars []string, steps map[string]bool) []Input {
 	var out []Input
 	index := map[string]int{}
+	key := func(name string) string { return strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(name)) }
 	add := func(in Input) {
-		key := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(in.Name))
-		if i, ok := index[key]; ok {
+		if i, ok := index[key(in.Name)]; ok {
 			if in.Required {
 				out[i].Required = true
 			}
@@ -458,7 +507,7 @@ func inferInputs(declared []spec.ExposedParam, with []withEntry, call *upstream.
 			}
 			return
 		}
-		index[key] = len(out)
+		index[key(in.Name)] = len(out)
 		out = append(out, in)
 	}
 	for _, v := range routeVars {
@@ -480,36 +529,67 @@ func inferInputs(declared []spec.ExposedParam, with []withEntry, call *upstream.
 		}
 		add(in)
 	}
-	if len(declared) > 0 && call == nil {
-		return out
+	isStepRef := func(name string) bool {
+		head, _, _ := strings.Cut(name, ".")
+		return steps[head]
 	}
-	consumed := map[string]upstream.Param{}
-	if call != nil {
-		for _, p := range call.Params {
-			consumed[p.Name] = p
+	for _, c := range calls {
+		consumed := map[string]upstream.Param{}
+		if c.op != nil {
+			for _, p := range c.op.Params {
+				consumed[p.Name] = p
+			}
 		}
-	}
-	fed := map[string]bool{}
-	for _, w := range with {
-		fed[w.key] = true
-		if w.kind != withInput {
+		fed := map[string]bool{}
+		for _, w := range c.with {
+			fed[w.key] = true
+			p := consumed[w.key]
+			switch w.kind {
+			case withInput:
+				add(Input{Name: w.input, In: restIn(p.In), Type: jsonType(p.Type), Description: describe(p, w.key, c.op),
+					Required: p.Required})
+			case withTemplate:
+				if len(declared) > 0 {
+					continue
+				}
+				for _, ref := range w.tmpl.Refs() {
+					if isStepRef(ref) || strings.Contains(ref, ".") {
+						continue
+					}
+					in := Input{Name: ref, Type: "string", Description: describe(p, w.key, c.op), Required: p.Required}
+					if name, single := w.tmpl.IsSingleRef(); single && name == ref {
+						in.Type = jsonType(p.Type)
+					}
+					add(in)
+				}
+			}
+		}
+		if c.op == nil {
 			continue
 		}
-		p := consumed[w.key]
-		add(Input{Name: w.input, In: restIn(p.In), Type: jsonType(p.Type), Description: describe(p, w.key, call),
-			Required: p.Required})
-	}
-	if call == nil {
-		return out
-	}
-	if len(declared) > 0 {
-		return out
-	}
-	for _, p := range call.Params {
-		if fed[p.Name] || p.HasValue {
+		if len(declared) > 0 {
+			// Declared inputs keep their own words; a bare name is described
+			// by the parameter it feeds.
+			for _, p := range c.op.Params {
+				if i, ok := index[key(p.Name)]; ok && out[i].Description == "" {
+					out[i].Description = describe(p, p.Name, c.op)
+				}
+			}
 			continue
 		}
-		add(Input{Name: p.Name, In: restIn(p.In), Type: jsonType(p.Type), Description: describe(p, p.Name, call), Required: p.Required})
+		for _, p := range c.op.Params {
+			if fed[p.Name] || p.HasValue {
+				continue
+			}
+			add(Input{Name: p.Name, In: restIn(p.In), Type: jsonType(p.Type), Description: describe(p, p.Name, c.op), Required: p.Required})
+		}
+		for _, ref := range c.op.BodyRefs {
+			if fed[ref] || isStepRef(ref) {
+				continue
+			}
+			add(Input{Name: ref, Type: "string", Required: true,
+				Description: fmt.Sprintf("value of {{%s}} in the request body of %s.%s", ref, c.op.Namespace, c.op.Name)})
+		}
 	}
 	return out
 }

@@ -49,6 +49,11 @@ func (c *checker) checkSites() {
 				c.add(s.src.At("ref"), Error, "ref-unknown-function", "%s", msg)
 			}
 		}
+		if s.call == "" && s.ref == "" && len(s.steps) == 0 && len(s.outputs) == 0 && !s.isStep &&
+			s.rest { // tools without `call` are a schema error
+			c.add(s.src.Pos, Warning, "operation-without-call",
+				"%s has neither `call`, `steps`, `ref` nor outputs: it has nothing to do, and naftiko answers it with 501 Not Implemented", s.label)
+		}
 		c.checkWith(s)
 		c.checkSteps(s)
 	}

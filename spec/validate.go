@@ -240,6 +240,7 @@ var Rules = []Rule{
 	{"mcp-stdio-auth", Warning, "authentication on a stdio MCP block (a local process has no caller to check)"},
 	{"rest-path-slash", Error, "REST resource path does not start with `/`"},
 	{"exposes-empty", Error, "an exposes block that serves nothing (REST block without resources)"},
+	{"operation-without-call", Warning, "a REST operation with neither `call`, `steps`, `ref` nor outputs (naftiko answers 501 Not Implemented)"},
 	{"lookup-index-unknown", Error, "lookup step `index` is not an earlier call step"},
 	{"step-reference-unknown", Error, "mapping value or lookupValue `$.step...` names no step"},
 	{"output-raw-format-unsupported", Error, "`outputRawFormat` naftiko cannot convert (avro, protobuf, html, markdown)"},

@@ -235,8 +235,11 @@ func (tl *tool) describeError(err error) string {
 		ce  *upstream.CallError
 		bad *engine.BadUpstreamBodyError
 		se  *engine.UpstreamStepError
+		ni  *engine.NotImplementedError
 	)
 	switch {
+	case errors.As(err, &ni):
+		return fmt.Sprintf("This tool is not implemented: %s. No upstream call was made.", ni.Error())
 	case errors.As(err, &ie):
 		return fmt.Sprintf("Invalid arguments: %s. No upstream call was made; %s.", ie.Msg, tl.usage)
 	case isTimeout(err):

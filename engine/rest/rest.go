@@ -93,15 +93,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusNotFound, "not-found", "No such route", "no route matches "+r.URL.Path)
 		return
 	}
-	method := r.Method
-	if method == http.MethodHead {
-		method = http.MethodGet // net/http drops the body of HEAD answers
-	}
 	var route *engine.Route
 	for _, rt := range matched {
-		if rt.Method == method || (rt.Method == r.Method) {
+		if rt.Method == r.Method {
 			route = rt
 			break
+		}
+	}
+	if route == nil && r.Method == http.MethodHead {
+		// HEAD is served wherever GET is; net/http drops the body.
+		for _, rt := range matched {
+			if rt.Method == http.MethodGet {
+				route = rt
+				break
+			}
 		}
 	}
 	if route == nil {
@@ -169,7 +174,10 @@ func (h *Handler) inputs(r *http.Request, route *engine.Route, vars map[string]s
 				for k, v := range m {
 					in[k] = v
 				}
-			} else if body != nil {
+			}
+			// The input `body` is the whole JSON body, unless the body has a
+			// field of that name (`with: {body: rest.body}` in real files).
+			if _, field := in["body"]; !field && body != nil {
 				in["body"] = body
 			}
 		} else if ct == "application/x-www-form-urlencoded" {
@@ -217,8 +225,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, route *engine.Rou
 		callErr *upstream.CallError
 		bodyErr *engine.BadUpstreamBodyError
 		stepErr *engine.UpstreamStepError
+		notImpl *engine.NotImplementedError
 	)
 	switch {
+	case errors.As(err, &notImpl):
+		h.problem(w, r, http.StatusNotImplemented, "not-implemented", "Not implemented", notImpl.Error())
 	case errors.As(err, &inErr):
 		h.problem(w, r, http.StatusBadRequest, "bad-request", "Bad request", inErr.Msg)
 	case errors.As(err, &callErr) && callErr.Timeout:
