@@ -49,6 +49,9 @@ type Capability struct {
 	Vars  *binds.Vars
 	Rest  []*RestSurface
 	MCP   []*MCPSurface
+	// Unserved names exposes blocks of other types (skill, control), which
+	// naftiko does not serve.
+	Unserved []string
 
 	clients    map[string]*upstream.Client
 	operations map[string]*upstream.Operation // "namespace.operation"
@@ -109,6 +112,9 @@ func Compile(doc *spec.Document, opts Options) (*Capability, error) {
 	if opts.Transport == nil {
 		opts.Transport = upstream.NewTransport()
 	}
+	if err := checkServable(doc); err != nil {
+		return nil, err
+	}
 	vars, err := binds.Resolve(doc, binds.Options{Env: opts.Env, Fallback: opts.Fallback})
 	if err != nil {
 		return nil, err
@@ -121,9 +127,6 @@ func Compile(doc *spec.Document, opts Options) (*Capability, error) {
 		clients:    map[string]*upstream.Client{},
 		operations: map[string]*upstream.Operation{},
 		functions:  map[string]*aggregateFunction{},
-	}
-	if doc.Capability == nil {
-		return nil, fmt.Errorf("%s: no capability block: nothing to serve", doc.Path)
 	}
 	static := c.staticResolver(opts)
 	alias := inputAlias(doc)
@@ -183,12 +186,39 @@ func Compile(doc *spec.Document, opts Options) (*Capability, error) {
 				return nil, err
 			}
 			c.MCP = append(c.MCP, s)
+		default:
+			c.Unserved = append(c.Unserved, describeBlock(ex))
 		}
 	}
-	if len(c.Rest) == 0 && len(c.MCP) == 0 {
-		return nil, fmt.Errorf("%s: the capability exposes no rest or mcp block: nothing to serve", doc.Path)
-	}
 	return c, nil
+}
+
+// checkServable refuses, before anything else is read, a file that has
+// nothing naftiko can serve.
+func checkServable(doc *spec.Document) error {
+	if doc.Capability == nil {
+		return fmt.Errorf("%s: nothing to serve: the file has no capability block (a consumes-only file is meant to be imported by others)", doc.Path)
+	}
+	var other []string
+	for i := range doc.Capability.Exposes {
+		ex := &doc.Capability.Exposes[i]
+		if ex.Type == "rest" || ex.Type == "mcp" {
+			return nil
+		}
+		other = append(other, describeBlock(ex))
+	}
+	if len(other) > 0 {
+		return fmt.Errorf("%s: nothing to serve: naftiko serves rest and mcp exposes blocks, and this capability has only %s",
+			doc.Path, strings.Join(other, ", "))
+	}
+	return fmt.Errorf("%s: nothing to serve: the capability exposes nothing (a consumes-only file is meant to be imported by others)", doc.Path)
+}
+
+func describeBlock(ex *spec.Exposes) string {
+	if ex.Namespace == "" {
+		return "a " + ex.Type + " block"
+	}
+	return fmt.Sprintf("%s block %q", ex.Type, ex.Namespace)
 }
 
 var screaming = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)

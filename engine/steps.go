@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/PaesslerAG/gval"
-	"github.com/PaesslerAG/jsonpath"
 
 	"github.com/naftiko/naftiko/engine/output"
 	"github.com/naftiko/naftiko/engine/template"
@@ -76,7 +75,7 @@ func (c *Capability) compileSteps(inv *spec.Invocation, as actionSpec) (*orchest
 			}
 			sp.index, sp.match, sp.fields = st.Index, st.Match, st.LookupFields
 			if strings.HasPrefix(st.LookupValue, "$") {
-				ev, err := jsonpath.Language().NewEvaluable(st.LookupValue)
+				ev, err := output.CompilePath(st.LookupValue)
 				if err != nil {
 					return nil, fmt.Errorf("%s: lookup step %q: lookupValue %q: %w", as.where, st.Name, st.LookupValue, err)
 				}
@@ -91,7 +90,7 @@ func (c *Capability) compileSteps(inv *spec.Invocation, as actionSpec) (*orchest
 		o.steps = append(o.steps, sp)
 	}
 	for _, m := range inv.Mappings {
-		ev, err := jsonpath.Language().NewEvaluable(m.Value)
+		ev, err := output.CompilePath(m.Value)
 		if err != nil {
 			return nil, fmt.Errorf("%s: mapping %q: value %q: %w", as.where, m.TargetName, m.Value, err)
 		}
@@ -125,7 +124,7 @@ func (c *Capability) projectionOf(call string) []projection {
 					}
 					pr := projection{name: p.Name}
 					if s := strings.TrimSpace(src); s != "$" && s != "$." {
-						pr.path, _ = jsonpath.Language().NewEvaluable(s)
+						pr.path, _ = output.CompilePath(s)
 					}
 					out = append(out, pr)
 				}

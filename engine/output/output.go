@@ -164,12 +164,87 @@ func compileNode(p *spec.OutputParam, name string) (*node, error) {
 
 var pathLang = jsonpath.Language()
 
-func compilePath(expr string) (gval.Evaluable, error) {
+func compilePath(expr string) (gval.Evaluable, error) { return CompilePath(expr) }
+
+// CompilePath compiles a JSONPath expression once. Field names that plain
+// JSONPath identifiers cannot hold (`$.get-ship.assignedCrew`: step names
+// are kebab-case; names with spaces) are read as bracketed names, as the
+// reference engine reads them.
+func CompilePath(expr string) (gval.Evaluable, error) {
 	expr = strings.TrimSpace(expr)
 	if !strings.HasPrefix(expr, "$") {
 		expr = "$." + expr
 	}
-	return pathLang.NewEvaluable(expr)
+	return pathLang.NewEvaluable(bracketNames(expr))
+}
+
+// bracketNames rewrites `.name` segments that are not plain identifiers as
+// `["name"]`; everything else is kept as written.
+func bracketNames(expr string) string {
+	var b strings.Builder
+	b.Grow(len(expr) + 8)
+	i := 0
+	for i < len(expr) {
+		c := expr[i]
+		switch {
+		case c == '[':
+			// Copy a bracket expression verbatim, quotes included.
+			depth, quote := 0, byte(0)
+			for ; i < len(expr); i++ {
+				ch := expr[i]
+				b.WriteByte(ch)
+				switch {
+				case quote != 0:
+					if ch == quote {
+						quote = 0
+					}
+				case ch == '\'' || ch == '"':
+					quote = ch
+				case ch == '[':
+					depth++
+				case ch == ']':
+					depth--
+				}
+				if depth == 0 && quote == 0 {
+					i++
+					break
+				}
+			}
+		case c == '.':
+			dots := 1
+			if i+1 < len(expr) && expr[i+1] == '.' {
+				dots = 2
+			}
+			j := i + dots
+			for j < len(expr) && expr[j] != '.' && expr[j] != '[' {
+				j++
+			}
+			name := expr[i+dots : j]
+			if name == "" || name == "*" || plainName(name) {
+				b.WriteString(expr[i:j])
+			} else {
+				if dots == 2 {
+					b.WriteString("..")
+				}
+				b.WriteString("[" + strconv.Quote(name) + "]")
+			}
+			i = j
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String()
+}
+
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // Apply builds the declared result from a decoded upstream body. inputs feed

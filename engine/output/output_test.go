@@ -155,3 +155,28 @@ func BenchmarkTypedMapping(b *testing.B) {
 		p.Apply(context.Background(), v, nil)
 	}
 }
+
+func TestBracketNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"$.get-ship.assignedCrew":     `$["get-ship"].assignedCrew`,
+		"$.a.b[0].c":                  "$.a.b[0].c",
+		"$['x-y'].z":                  "$['x-y'].z",
+		"$.items[*].first name":       `$.items[*]["first name"]`,
+		"$..vessel-code":              `$..["vessel-code"]`,
+		"$.a[?(@.kind == 'x-y')].b-c": `$.a[?(@.kind == 'x-y')]["b-c"]`,
+		"$":                           "$",
+		"$.":                          "$.",
+	} {
+		if got := bracketNames(in); got != want {
+			t.Errorf("bracketNames(%q) = %q, want %q", in, got, want)
+		}
+	}
+	ev, err := CompilePath("$.get-ship.crew-ids[1]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ev(context.Background(), map[string]any{"get-ship": map[string]any{"crew-ids": []any{"a", "b"}}})
+	if err != nil || v != "b" {
+		t.Errorf("got %v, %v", v, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ type Client struct {
 	params    []spec.ConsumedParam
 	timeout   time.Duration
 	alias     func(string) (string, bool)
+	fixed     [][3]string // in, name, value: constant consumes-level parameters
 }
 
 // ClientOptions configure a Client.
@@ -98,6 +100,20 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 			// follow with our credentials attached.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
+	}
+	// The namespace's own constant headers and query parameters go with
+	// forwarded requests too.
+	for _, p := range c.InputParameters {
+		in := strings.ToLower(p.In)
+		if p.Value == "" || (in != "header" && in != "query") {
+			continue
+		}
+		t := template.Compile(p.Value, false).Bind(static)
+		if !t.IsStatic() {
+			continue // fed per call: a forward has no inputs
+		}
+		v, _ := t.Expand(nil, nil)
+		cl.fixed = append(cl.fixed, [3]string{in, p.Name, v})
 	}
 	auth, err := newAuthenticator(c.Authentication, static, cl)
 	if err != nil {
@@ -172,6 +188,14 @@ func (c *Client) Forward(ctx context.Context, method, escapedSubpath, rawQuery s
 		if escapedSubpath != "" {
 			u += "/" + strings.TrimLeft(escapedSubpath, "/")
 		}
+		for _, f := range c.fixed {
+			if f[0] == "query" {
+				if rawQuery != "" {
+					rawQuery += "&"
+				}
+				rawQuery += url.QueryEscape(f[1]) + "=" + url.QueryEscape(f[2])
+			}
+		}
 		if rawQuery != "" {
 			u += "?" + rawQuery
 		}
@@ -181,6 +205,11 @@ func (c *Client) Forward(ctx context.Context, method, escapedSubpath, rawQuery s
 		}
 		req.Header = header
 		req.Header.Set("User-Agent", userAgent)
+		for _, f := range c.fixed {
+			if f[0] == "header" {
+				req.Header.Set(f[1], f[2])
+			}
+		}
 		return req, nil
 	})
 }

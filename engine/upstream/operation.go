@@ -85,6 +85,9 @@ func CompileOperation(c *Client, res *spec.ConsumedResource, op *spec.ConsumedOp
 	o.accept = acceptFor(o.RawFormat)
 
 	rawPath := spec.JoinPath(res.Path, op.Path)
+	if rawPath != "" && !strings.HasPrefix(rawPath, "/") && !strings.HasPrefix(rawPath, "?") {
+		rawPath = "/" + rawPath // `path: api/users` is relative to the baseUri (validate warns)
+	}
 	pathOnly, query, _ := strings.Cut(rawPath, "?")
 	// compile folds start-up values in and renames prefixed inputs.
 	compile := func(s string, singles bool) *template.Template {
