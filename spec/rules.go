@@ -59,6 +59,7 @@ type site struct {
 	ref       string
 	with      With
 	inputs    []string // declared inputs and REST route parameters
+	routeVars []string // REST route parameters
 	rest      bool     // a REST operation: undeclared query and body inputs reach it too
 	inferred  bool     // an MCP tool or function with no declared inputs: naftiko infers them
 	steps     []Step
@@ -319,15 +320,17 @@ func (c *checker) collectSites() {
 					for _, p := range op.InputParameters {
 						inputs = append(inputs, p.Name)
 					}
+					var routeVars []string
 					for _, ph := range ScanPlaceholders(route, true) {
 						inputs = append(inputs, ph.Name)
+						routeVars = append(routeVars, ph.Name)
 					}
 					method := op.Method
 					if method == "" {
 						method = "GET"
 					}
 					c.addSite(&site{label: fmt.Sprintf("REST operation `%s %s`", method, route), src: &op.Src,
-						call: op.Call, ref: op.Ref, with: op.With, inputs: inputs, rest: true,
+						call: op.Call, ref: op.Ref, with: op.With, inputs: inputs, routeVars: routeVars, rest: true,
 						steps: op.Steps, mappings: op.Mappings, outputs: op.OutputParameters, exposesNS: e.Namespace})
 				}
 			}

@@ -321,14 +321,59 @@ func (c *checker) unfed(s *site, name string, owner consumedOp, path string) {
 		near = append(near, w.Key)
 	}
 	near = append(near, s.inputs...)
-	if sg := suggest(name, near); sg != "" {
+	if s.rest && len(c.idleRouteVars(s, owner)) == 0 {
+		// A REST caller may still send it as a query parameter or a body
+		// field: the file runs, but its route hides a required value.
+		msg = fmt.Sprintf("path parameter `%s` of `%s` (%s) is not a parameter of the route of %s: callers must send it as a query parameter or a JSON body field (`?%s=...`)", name, target, path, s.label, name)
+		if sg := suggest(name, near); sg != "" {
+			msg += fmt.Sprintf("; did you mean `%s`?", sg)
+		} else {
+			msg += fmt.Sprintf("; add a route parameter `{%s}` to make it part of the path", name)
+		}
+		c.add(s.src.At("call"), Warning, "path-parameter-from-query", "%s", msg)
+		return
+	}
+	if idle := c.idleRouteVars(s, owner); len(idle) > 0 {
+		// The route has a parameter that feeds nothing: surely this one.
+		msg += fmt.Sprintf(": the route's `{%s}` feeds nothing; rename one of them, or add `with: {%s: %s.%s}`", idle[0], name, s.exposesNS, idle[0])
+	} else if sg := suggest(name, near); sg != "" {
 		msg += fmt.Sprintf(": did you mean `%s`?", sg)
-	} else if s.rest {
-		msg += fmt.Sprintf(": add `with: {%s: ...}`, a route parameter `{%s}` or an input parameter `%s`", name, name, name)
 	} else {
 		msg += fmt.Sprintf(": add `with: {%s: ...}` or an input parameter `%s`", name, name)
 	}
 	c.add(s.src.At("call"), Error, "path-parameter-unfed", "%s", msg)
+}
+
+// idleRouteVars lists the route parameters of a REST site that feed
+// nothing: no consumed parameter of that name, no `with` mentions them.
+func (c *checker) idleRouteVars(s *site, owner consumedOp) []string {
+	var consumed []string
+	for _, list := range [][]ConsumedParam{owner.ns.InputParameters, owner.res.InputParameters, owner.op.InputParameters} {
+		for _, p := range list {
+			consumed = append(consumed, p.Name)
+		}
+	}
+	for _, ph := range ScanPlaceholders(JoinPath(owner.res.Path, owner.op.Path), true) {
+		consumed = append(consumed, ph.Name)
+	}
+	var out []string
+	for _, v := range s.routeVars {
+		used := false
+		for _, name := range consumed {
+			if SameParameter(v, name) {
+				used = true
+			}
+		}
+		for _, w := range s.with {
+			if str, ok := w.Value.(string); ok && (strings.HasSuffix(str, "."+v) || strings.Contains(str, "{{"+v+"}}")) {
+				used = true
+			}
+		}
+		if !used {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // isVariable reports whether a placeholder names a bind variable rather than

@@ -233,6 +233,7 @@ var Rules = []Rule{
 	{"placeholder-unknown", Warning, "`{{x}}` that is neither a variable nor an input reachable there"},
 	{"bind-unused", Warning, "a bind variable no template references"},
 	{"path-parameter-unfed", Error, "a consumed path parameter that a caller never supplies"},
+	{"path-parameter-from-query", Warning, "a consumed path parameter a REST route lacks: callers send it as a query parameter or body field"},
 	{"parameter-name-loose-match", Warning, "an input feeds a consumed path parameter whose name differs only in case, `-` or `_`"},
 	{"with-adapter-prefix", Warning, "`with` value `rest.x`, `tools.x` or `mcp.x` (use `<exposes-namespace>.x`)"},
 	{"apikey-placement", Warning, "apikey without `placement` (sent as a header)"},

@@ -290,8 +290,6 @@ var thirdPartyFailures = map[string]string{
 	"youtube__content-management.yaml":                       "call-unknown-namespace",
 	"youtube__live-streaming.yaml":                           "call-unknown-namespace", // calls youtube-live, consumes youtube-live-streaming
 	"upbound__platform-engineering.yaml":                     "call-unknown-operation", // upbound.list-teams / create-team do not exist
-	"linkedin__campaign-management.yaml":                     "path-parameter-unfed",   // routes lack {AdAccountsId}
-	"youtube__analytics-and-reporting.yaml":                  "path-parameter-unfed",   // routes lack {jobId}
 }
 
 func TestValidateThirdPartyDefaultMode(t *testing.T) {
