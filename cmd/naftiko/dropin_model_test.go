@@ -1,0 +1,1141 @@
+package main
+
+// The drop-in tests' own reading of a capability file: which environment it
+// needs, what a caller sends, which request the upstream must receive and
+// what the caller must get back. It reads the spec model (plain data) and
+// the contract in ../shared/notes/semantics.md; it never calls engine code,
+// so a bug in the engine cannot hide behind the same bug in the oracle.
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/naftiko/naftiko/spec"
+)
+
+// capModel is one capability file as the oracle reads it.
+type capModel struct {
+	path string
+	doc  *spec.Document
+	// env is the process environment the file needs: bind sources,
+	// undeclared {{VARS}} and baseUri server variables, all dummy values.
+	env map[string]string
+	// vars resolves template variables ("X" and "namespace.X").
+	vars map[string]string
+	// bindFiles are file binds to create (path -> key -> value) when absent.
+	bindFiles map[string]map[string]string
+	consumes  map[string]*spec.Consumes
+	ops       map[string]consumedOp
+	funcs     map[string]aggFunc
+	importErr error
+}
+
+type consumedOp struct {
+	cs  *spec.Consumes
+	res *spec.ConsumedResource
+	op  *spec.ConsumedOperation
+}
+
+type aggFunc struct {
+	ns string
+	fn *spec.AggregateFunction
+}
+
+var screamingName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+// dummyValue is the value the tests give a variable: distinct per variable,
+// so a header carrying the wrong one is caught.
+func dummyValue(name string) string {
+	return "dummy-" + strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+}
+
+func loadCapModel(path string) (*capModel, error) {
+	doc, diags, err := spec.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if doc == nil {
+		return nil, fmt.Errorf("unreadable: %v", diags)
+	}
+	m := &capModel{path: path, doc: doc, env: map[string]string{}, vars: map[string]string{},
+		bindFiles: map[string]map[string]string{}, consumes: map[string]*spec.Consumes{},
+		ops: map[string]consumedOp{}, funcs: map[string]aggFunc{}}
+	// ResolveImports returns a resolved copy (the lead changed it so that
+	// validation can read the original concurrently).
+	resolved, err := spec.ResolveImports(doc)
+	m.importErr = err
+	if err == nil {
+		doc, m.doc = resolved, resolved
+	}
+	m.collectVariables()
+	var all []*spec.Consumes
+	for i := range doc.Consumes {
+		all = append(all, &doc.Consumes[i])
+	}
+	if doc.Capability != nil {
+		for i := range doc.Capability.Consumes {
+			all = append(all, &doc.Capability.Consumes[i])
+		}
+		for ai := range doc.Capability.Aggregates {
+			ag := &doc.Capability.Aggregates[ai]
+			for fi := range ag.Functions {
+				m.funcs[ag.Namespace+"."+ag.Functions[fi].Name] = aggFunc{ns: ag.Namespace, fn: &ag.Functions[fi]}
+			}
+		}
+	}
+	for _, cs := range all {
+		if cs.Namespace == "" || cs.Location != "" {
+			continue
+		}
+		m.consumes[cs.Namespace] = cs
+		for ri := range cs.Resources {
+			res := &cs.Resources[ri]
+			for oi := range res.Operations {
+				key := cs.Namespace + "." + res.Operations[oi].Name
+				if _, dup := m.ops[key]; !dup {
+					m.ops[key] = consumedOp{cs: cs, res: res, op: &res.Operations[oi]}
+				}
+			}
+		}
+	}
+	return m, nil
+}
+
+// collectVariables gives every variable the file reads a dummy value.
+func (m *capModel) collectVariables() {
+	binds := append([]spec.Bind(nil), m.doc.Binds...)
+	if m.doc.Capability != nil {
+		binds = append(binds, m.doc.Capability.Binds...)
+	}
+	bindNS := map[string]bool{}
+	for _, b := range binds {
+		bindNS[b.Namespace] = true
+		var file string
+		if b.Location != "" {
+			loc := strings.TrimPrefix(b.Location, "file://")
+			if strings.HasPrefix(loc, "/./") || strings.HasPrefix(loc, "/../") {
+				loc = loc[1:]
+			}
+			if !filepath.IsAbs(loc) {
+				loc = filepath.Join(filepath.Dir(m.path), loc)
+			}
+			file = loc
+		}
+		existing := readBindFile(file)
+		for _, kv := range b.Keys {
+			v := dummyValue(kv.Key)
+			switch {
+			case file == "":
+				m.env[kv.Value] = v
+			case existing != nil && existing[kv.Value] != "":
+				v = existing[kv.Value]
+			default:
+				if m.bindFiles[file] == nil {
+					m.bindFiles[file] = map[string]string{}
+				}
+				m.bindFiles[file][kv.Value] = v
+			}
+			m.vars[kv.Key] = v
+			m.vars[b.Namespace+"."+kv.Key] = v
+		}
+	}
+	walkStrings(m.doc.Root, func(s string) {
+		for _, ph := range placeholders(s, false) {
+			name := ph.name
+			ns, key, qualified := strings.Cut(name, ".")
+			if qualified {
+				if bindNS[ns] || !screamingName.MatchString(key) {
+					continue
+				}
+				if _, ok := m.vars[name]; !ok {
+					m.vars[name] = dummyValue(key)
+					m.env[key] = dummyValue(key)
+				}
+				continue
+			}
+			if !screamingName.MatchString(name) {
+				continue
+			}
+			if _, ok := m.vars[name]; !ok {
+				m.vars[name] = dummyValue(name)
+				m.env[name] = dummyValue(name)
+			}
+		}
+	})
+	// Server variables in baseUri ({region}) are read from the environment
+	// in SCREAMING_SNAKE_CASE.
+	all := append([]spec.Consumes(nil), m.doc.Consumes...)
+	if m.doc.Capability != nil {
+		all = append(all, m.doc.Capability.Consumes...)
+	}
+	for _, cs := range all {
+		for _, ph := range placeholders(cs.BaseURI, true) {
+			if !ph.double {
+				m.env[screamingSnakeName(ph.name)] = "dummy"
+			}
+		}
+	}
+}
+
+func readBindFile(path string) map[string]string {
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var raw map[string]any
+	if yaml.Unmarshal(data, &raw) != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range raw {
+		out[k] = fmt.Sprint(v)
+	}
+	return out
+}
+
+func walkStrings(n *yaml.Node, fn func(string)) {
+	if n == nil {
+		return
+	}
+	if n.Kind == yaml.ScalarNode {
+		fn(n.Value)
+	}
+	for _, c := range n.Content {
+		walkStrings(c, fn)
+	}
+}
+
+func screamingSnakeName(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			if i > 0 && s[i-1] >= 'a' && s[i-1] <= 'z' {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r)
+		case r >= 'a' && r <= 'z':
+			b.WriteRune(r - 'a' + 'A')
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// --- placeholders and values ---------------------------------------------
+
+type placeholder struct {
+	name       string
+	start, end int
+	double     bool
+}
+
+var placeholderRe = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.$@~\[\]-]+)\s*\}\}|\{([A-Za-z0-9_.$@~\[\]-]+)\}`)
+
+// placeholders finds {{x}} (and {x} when singles) in s.
+func placeholders(s string, singles bool) []placeholder {
+	var out []placeholder
+	for _, loc := range placeholderRe.FindAllStringSubmatchIndex(s, -1) {
+		if loc[2] >= 0 {
+			out = append(out, placeholder{name: s[loc[2]:loc[3]], start: loc[0], end: loc[1], double: true})
+		} else if singles {
+			out = append(out, placeholder{name: s[loc[4]:loc[5]], start: loc[0], end: loc[1]})
+		}
+	}
+	return out
+}
+
+// sameName is how a caller's input meets a parameter: exact, then ignoring
+// case, `-` and `_`.
+func sameName(a, b string) bool {
+	norm := func(s string) string {
+		return strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
+	}
+	return norm(a) == norm(b)
+}
+
+// lookupValue finds name among values: exactly, then loosely, then as a
+// dotted walk into an earlier step's result.
+func lookupValue(values map[string]any, name string) (any, bool) {
+	if v, ok := values[name]; ok {
+		return v, true
+	}
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if strings.EqualFold(k, name) {
+			return values[k], true
+		}
+	}
+	for _, k := range keys {
+		if sameName(k, name) {
+			return values[k], true
+		}
+	}
+	if head, rest, ok := strings.Cut(name, "."); ok {
+		if root, found := values[head]; found {
+			cur := root
+			for _, p := range strings.Split(rest, ".") {
+				obj, ok := cur.(map[string]any)
+				if !ok {
+					return nil, false
+				}
+				if cur, ok = obj[p]; !ok {
+					return nil, false
+				}
+			}
+			return cur, true
+		}
+	}
+	return nil, false
+}
+
+// textOf renders a value for a URL, header or text body.
+func textOf(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(t)
+	case bool:
+		return strconv.FormatBool(t)
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// sampleValue is what the tests send for an input of a type.
+func sampleValue(name, typ string) any {
+	switch typ {
+	case "integer":
+		return float64(7)
+	case "number":
+		return 2.5
+	case "boolean":
+		return true
+	case "array":
+		return []any{"a-" + name, "b-" + name}
+	case "object":
+		return map[string]any{"k": "v-" + name}
+	}
+	// A space and a slash: both must be escaped wherever the value lands.
+	return "v " + name + "/1"
+}
+
+func jsonTypeOf(t string) string {
+	switch strings.ToLower(t) {
+	case "integer", "int", "long", "int32", "int64":
+		return "integer"
+	case "number", "float", "double":
+		return "number"
+	case "boolean", "bool":
+		return "boolean"
+	case "array":
+		return "array"
+	case "object":
+		return "object"
+	}
+	return "string"
+}
+
+// render expands a template. resolved is false when a placeholder has no
+// value. A template that is exactly one placeholder yields the typed value.
+func (m *capModel) render(s string, values map[string]any, singles bool) (any, bool) {
+	phs := placeholders(s, singles)
+	if len(phs) == 0 {
+		return s, true
+	}
+	if len(phs) == 1 && phs[0].start == 0 && phs[0].end == len(s) {
+		return m.value(phs[0].name, values)
+	}
+	var b strings.Builder
+	last := 0
+	for _, ph := range phs {
+		b.WriteString(s[last:ph.start])
+		v, ok := m.value(ph.name, values)
+		if !ok {
+			return nil, false
+		}
+		b.WriteString(textOf(v))
+		last = ph.end
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
+}
+
+// value resolves one placeholder: a bind variable first (they are folded in
+// at start-up), then an input.
+func (m *capModel) value(name string, values map[string]any) (any, bool) {
+	if v, ok := m.vars[name]; ok {
+		return v, true
+	}
+	if v, ok := lookupValue(values, name); ok {
+		return v, true
+	}
+	if alias, ok := m.inputAlias(name); ok {
+		return lookupValue(values, alias)
+	}
+	return nil, false
+}
+
+// inputAlias reads `{{tools.x}}` (rest, mcp, or an exposes or aggregate
+// namespace) in a consumed template as the caller's input x.
+func (m *capModel) inputAlias(name string) (string, bool) {
+	head, rest, ok := strings.Cut(name, ".")
+	if !ok || rest == "" || m.doc.Capability == nil {
+		return "", false
+	}
+	for _, b := range append(append([]spec.Bind(nil), m.doc.Binds...), m.doc.Capability.Binds...) {
+		if b.Namespace == head {
+			return "", false
+		}
+	}
+	if head == "rest" || head == "tools" || head == "mcp" {
+		return rest, true
+	}
+	for _, ex := range m.doc.Capability.Exposes {
+		if ex.Namespace == head {
+			return rest, true
+		}
+	}
+	for _, ag := range m.doc.Capability.Aggregates {
+		if ag.Namespace == head {
+			return rest, true
+		}
+	}
+	return "", false
+}
+
+// --- invocations and inputs ------------------------------------------------
+
+// invocation is an exposed operation or tool with its aggregate `ref`
+// resolved.
+type invocation struct {
+	spec.Invocation
+	declared []spec.ExposedParam
+	prefixes []string // `prefix.x` in with means the caller's input x
+}
+
+func (m *capModel) resolve(inv spec.Invocation, declared []spec.ExposedParam, exposesNS string) (invocation, error) {
+	out := invocation{Invocation: inv, declared: declared,
+		prefixes: []string{exposesNS, "rest", "tools", "mcp"}}
+	if inv.Ref == "" {
+		return out, nil
+	}
+	f, ok := m.funcs[inv.Ref]
+	if !ok {
+		return out, fmt.Errorf("ref %q names no aggregate function", inv.Ref)
+	}
+	merged := f.fn.Invocation
+	if inv.Call != "" {
+		merged.Call = inv.Call
+	}
+	if len(inv.Steps) > 0 {
+		merged.Steps = inv.Steps
+	}
+	if len(inv.Mappings) > 0 {
+		merged.Mappings = inv.Mappings
+	}
+	if len(inv.OutputParameters) > 0 {
+		merged.OutputParameters = inv.OutputParameters
+	}
+	merged.With = append(append(spec.With(nil), f.fn.With...), inv.With...)
+	merged.Ref = ""
+	out.Invocation = merged
+	if len(declared) == 0 {
+		out.declared = f.fn.InputParameters
+	}
+	out.prefixes = append(out.prefixes, f.ns)
+	return out, nil
+}
+
+// inputSpec is one input a caller may send.
+type inputSpec struct {
+	name     string
+	in       string // path, query, header, cookie, body, "" (MCP argument / by method)
+	typ      string
+	required bool
+	constant bool
+}
+
+// withInput reports the caller's input a `with` value refers to.
+func (iv invocation) withInput(v any) (string, bool) {
+	s, ok := v.(string)
+	if !ok || strings.Contains(s, "{{") {
+		return "", false
+	}
+	for _, p := range iv.prefixes {
+		if name, ok := strings.CutPrefix(s, p+"."); ok && name != "" && p != "" {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// consumedParams lists an operation's parameters, consumes-level first;
+// a later declaration of the same name and place replaces an earlier one.
+func consumedParams(co consumedOp) []spec.ConsumedParam {
+	var all []spec.ConsumedParam
+	all = append(all, co.cs.InputParameters...)
+	all = append(all, co.res.InputParameters...)
+	all = append(all, co.op.InputParameters...)
+	var out []spec.ConsumedParam
+	idx := map[string]int{}
+	for _, p := range all {
+		if p.In == "" {
+			p.In = "query"
+		}
+		p.In = strings.ToLower(p.In)
+		key := p.In + "\x00" + p.Name
+		if i, ok := idx[key]; ok {
+			out[i] = p
+			continue
+		}
+		idx[key] = len(out)
+		out = append(out, p)
+	}
+	return out
+}
+
+func opPath(co consumedOp) string { return spec.JoinPath(co.res.Path, co.op.Path) }
+
+// inferInputs is the oracle's list of what a caller must be able to send:
+// route variables, declared inputs, `with` references and, when nothing is
+// declared, every consumed parameter and template reference nobody else
+// feeds.
+func (m *capModel) inferInputs(iv invocation, routeVars []string) []inputSpec {
+	var out []inputSpec
+	add := func(in inputSpec) {
+		for i := range out {
+			if sameName(out[i].name, in.name) {
+				if in.required {
+					out[i].required = true
+				}
+				if out[i].typ == "string" && in.typ != "" && in.typ != "string" {
+					out[i].typ = in.typ
+				}
+				return
+			}
+		}
+		if in.typ == "" {
+			in.typ = "string"
+		}
+		out = append(out, in)
+	}
+	for _, v := range routeVars {
+		add(inputSpec{name: v, in: "path", typ: "string", required: true})
+	}
+	for _, d := range iv.declared {
+		constant := d.Value != "" && !strings.HasPrefix(d.Value, "$")
+		in := inputSpec{name: d.Name, in: strings.ToLower(d.In), typ: jsonTypeOf(d.Type),
+			required: (d.Required == nil || *d.Required) && !constant, constant: constant}
+		if in.in == "path" {
+			in.required = true
+		}
+		add(in)
+	}
+	type call struct {
+		op   string
+		with spec.With
+	}
+	var calls []call
+	if iv.Call != "" {
+		calls = append(calls, call{iv.Call, iv.With})
+	}
+	steps := map[string]bool{}
+	for _, st := range iv.Steps {
+		steps[st.Name] = true
+		if st.Call != "" {
+			calls = append(calls, call{st.Call, append(append(spec.With(nil), iv.With...), st.With...)})
+		}
+	}
+	for _, c := range calls {
+		co, ok := m.ops[c.op]
+		if !ok {
+			continue
+		}
+		params := consumedParams(co)
+		fed := map[string]bool{}
+		for _, w := range c.with {
+			fed[w.Key] = true
+			// What the fed parameter says about the value.
+			fedType, fedRequired, fedIn := "string", false, ""
+			for _, p := range params {
+				if p.Name == w.Key {
+					fedType = jsonTypeOf(p.Type)
+					fedRequired = p.In == "path" || (p.Required != nil && *p.Required)
+					if p.In != "path" {
+						fedIn = p.In
+					}
+				}
+			}
+			for _, ph := range placeholders(opPath(co), true) {
+				if ph.name == w.Key {
+					fedRequired = true
+				}
+			}
+			name, ok := iv.withInput(w.Value)
+			if !ok {
+				s, isStr := w.Value.(string)
+				if !isStr || len(iv.declared) > 0 {
+					continue
+				}
+				phs := placeholders(s, false)
+				for _, ph := range phs {
+					name := ph.name
+					if alias, ok := m.inputAlias(name); ok {
+						name = alias
+					}
+					if _, isVar := m.vars[name]; isVar || strings.Contains(name, ".") {
+						continue
+					}
+					typ := "string"
+					if len(phs) == 1 && ph.start == 0 && ph.end == len(s) {
+						typ = fedType
+					}
+					add(inputSpec{name: name, typ: typ, required: fedRequired})
+				}
+				continue
+			}
+			add(inputSpec{name: name, typ: fedType, required: fedRequired, in: fedIn})
+		}
+		if len(iv.declared) > 0 {
+			continue
+		}
+		feeds := func(name string) bool {
+			for k := range fed {
+				if sameName(k, name) {
+					return true
+				}
+			}
+			return false
+		}
+		for _, p := range params {
+			if feeds(p.Name) || p.Value != "" || p.In == "environment" {
+				continue
+			}
+			in := inputSpec{name: p.Name, typ: jsonTypeOf(p.Type), required: p.In == "path" || (p.Required != nil && *p.Required)}
+			if p.In != "path" {
+				in.in = p.In
+			}
+			add(in)
+		}
+		// Placeholders no parameter declares are inputs too.
+		refs := placeholders(opPath(co), true)
+		for _, p := range params {
+			refs = append(refs, placeholders(p.Value, false)...)
+		}
+		if b := co.op.Body; b != nil {
+			if b.IsRaw {
+				refs = append(refs, placeholders(b.Raw, false)...)
+			} else {
+				refs = append(refs, treePlaceholders(b.Data)...)
+			}
+		}
+		for _, ph := range refs {
+			name := ph.name
+			if alias, ok := m.inputAlias(name); ok {
+				name = alias
+			}
+			if _, isVar := m.vars[name]; isVar || feeds(name) || steps[strings.SplitN(name, ".", 2)[0]] {
+				continue
+			}
+			add(inputSpec{name: name, typ: "string", required: true})
+		}
+		if b := co.op.Body; b != nil && !b.IsRaw && b.Data == nil && jsonBody(b) && !hasBodyParams(params) && !feeds("body") {
+			add(inputSpec{name: "body", in: "body", typ: "object"})
+		}
+	}
+	return out
+}
+
+func jsonBody(b *spec.RequestBody) bool {
+	t := strings.ToLower(b.Type)
+	return t == "" || t == "json"
+}
+
+func hasBodyParams(params []spec.ConsumedParam) bool {
+	for _, p := range params {
+		if p.In == "body" {
+			return true
+		}
+	}
+	return false
+}
+
+func treePlaceholders(v any) []placeholder {
+	switch t := v.(type) {
+	case string:
+		return placeholders(t, false)
+	case map[string]any:
+		var out []placeholder
+		for _, e := range t {
+			out = append(out, treePlaceholders(e)...)
+		}
+		return out
+	case []any:
+		var out []placeholder
+		for _, e := range t {
+			out = append(out, treePlaceholders(e)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// applyWith merges a `with` block over the caller's inputs.
+func (m *capModel) applyWith(iv invocation, with spec.With, values map[string]any) map[string]any {
+	out := make(map[string]any, len(values)+len(with))
+	for k, v := range values {
+		out[k] = v
+	}
+	for _, w := range with {
+		if name, ok := iv.withInput(w.Value); ok {
+			if v, found := lookupValue(out, name); found {
+				out[w.Key] = v
+			}
+			continue
+		}
+		s, isString := w.Value.(string)
+		if !isString {
+			out[w.Key] = w.Value
+			continue
+		}
+		if !strings.Contains(s, "{{") {
+			out[w.Key] = s
+			continue
+		}
+		if v, ok := m.render(s, out, false); ok {
+			out[w.Key] = v
+		}
+	}
+	return out
+}
+
+// --- expected upstream requests ---------------------------------------------
+
+type wantSeg struct {
+	text    string // decoded segment
+	literal bool   // no substituted value: must arrive exactly as written
+	unknown bool   // depends on an earlier step's answer
+}
+
+type wantReq struct {
+	label   string
+	ns      string
+	method  string
+	segs    []wantSeg
+	query   url.Values
+	header  http.Header
+	cookies map[string]string
+	body    *wantBody
+	auth    *spec.Authentication
+	unknown bool // some value depends on an earlier step's answer
+}
+
+type wantBody struct {
+	kind string // json, form, text
+	json any
+	form url.Values
+	text string
+}
+
+// expectCall computes the request the file describes for calling op with
+// values (inputs after `with`).
+func (m *capModel) expectCall(label, op string, values map[string]any, stepNames map[string]bool) (*wantReq, error) {
+	co, ok := m.ops[op]
+	if !ok {
+		return nil, fmt.Errorf("%s: no consumed operation %q", label, op)
+	}
+	w := &wantReq{label: label, ns: co.cs.Namespace, method: strings.ToUpper(co.op.Method),
+		query: url.Values{}, header: http.Header{}, cookies: map[string]string{}, auth: co.cs.Authentication}
+	if w.method == "" {
+		w.method = http.MethodGet
+	}
+	dependsOnStep := func(name string) bool {
+		return stepNames[strings.SplitN(name, ".", 2)[0]]
+	}
+	path, rawQuery, _ := strings.Cut(opPath(co), "?")
+	for _, s := range strings.Split(strings.Trim(path, "/"), "/") {
+		if s == "" {
+			continue
+		}
+		phs := placeholders(s, true)
+		seg := wantSeg{literal: len(phs) == 0}
+		var b strings.Builder
+		last := 0
+		for _, ph := range phs {
+			b.WriteString(s[last:ph.start])
+			v, ok := m.value(ph.name, values)
+			if !ok {
+				if dependsOnStep(ph.name) {
+					seg.unknown, w.unknown = true, true
+					break
+				}
+				return nil, fmt.Errorf("%s: no value for path placeholder %s", label, ph.name)
+			}
+			b.WriteString(textOf(v))
+			last = ph.end
+		}
+		b.WriteString(s[last:])
+		seg.text = b.String()
+		w.segs = append(w.segs, seg)
+	}
+	for _, kv := range strings.Split(rawQuery, "&") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		r, ok := m.render(v, values, true)
+		if !ok {
+			return nil, fmt.Errorf("%s: no value for the query in the path: %s", label, kv)
+		}
+		key, _ := url.QueryUnescape(k)
+		w.query.Add(key, textOf(r))
+	}
+	var bodyParams []spec.ConsumedParam
+	bodyValues := map[string]any{}
+	for _, p := range consumedParams(co) {
+		v, ok := m.paramValue(p, values)
+		if !ok {
+			if p.Value != "" && anyStepRef(p.Value, dependsOnStep) {
+				w.unknown = true
+			}
+			continue
+		}
+		switch p.In {
+		case "query":
+			if arr, isArr := v.([]any); isArr {
+				if p.Style == "comma" || p.Style == "simple" || (p.Explode != nil && !*p.Explode) {
+					parts := make([]string, len(arr))
+					for i, e := range arr {
+						parts[i] = textOf(e)
+					}
+					w.query.Add(p.Name, strings.Join(parts, ","))
+				} else {
+					for _, e := range arr {
+						w.query.Add(p.Name, textOf(e))
+					}
+				}
+			} else {
+				w.query.Add(p.Name, textOf(v))
+			}
+		case "header":
+			w.header.Set(p.Name, textOf(v))
+		case "cookie":
+			w.cookies[p.Name] = textOf(v)
+		case "body":
+			bodyParams = append(bodyParams, p)
+			bodyValues[p.Name] = v
+		}
+	}
+	if err := m.expectAuth(w); err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	body, err := m.expectBody(co, values, bodyParams, bodyValues)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	w.body = body
+	return w, nil
+}
+
+func anyStepRef(s string, dependsOnStep func(string) bool) bool {
+	for _, ph := range placeholders(s, false) {
+		if dependsOnStep(ph.name) {
+			return true
+		}
+	}
+	return false
+}
+
+// paramValue is a consumed parameter's value: its own `value` template, or
+// the input of the same name.
+func (m *capModel) paramValue(p spec.ConsumedParam, values map[string]any) (any, bool) {
+	if p.Value != "" {
+		return m.render(p.Value, values, false)
+	}
+	v, ok := lookupValue(values, p.Name)
+	if !ok || v == nil {
+		return nil, false
+	}
+	return v, true
+}
+
+// expectAuth adds the credentials a consumes block declares. Digest and
+// oauth2 are checked by the fake upstream itself.
+func (m *capModel) expectAuth(w *wantReq) error {
+	a := w.auth
+	if a == nil {
+		return nil
+	}
+	field := func(s string) (string, error) {
+		v, ok := m.render(s, nil, false)
+		if !ok {
+			return "", fmt.Errorf("authentication: no value in %q", s)
+		}
+		return textOf(v), nil
+	}
+	switch strings.ToLower(a.Type) {
+	case "bearer":
+		tok, err := field(a.Token)
+		if err != nil {
+			return err
+		}
+		w.header.Set("Authorization", "Bearer "+tok)
+	case "apikey":
+		for _, kv := range a.Headers {
+			v, err := field(kv.Value)
+			if err != nil {
+				return err
+			}
+			w.header.Set(kv.Key, v)
+		}
+		key := a.Key
+		if key == "" {
+			key = a.Name
+		}
+		if key != "" {
+			v, err := field(a.Value)
+			if err != nil {
+				return err
+			}
+			placement := strings.ToLower(a.Placement)
+			if placement == "" {
+				placement = strings.ToLower(a.In)
+			}
+			if placement == "query" {
+				w.query.Set(key, v)
+			} else {
+				w.header.Set(key, v)
+			}
+		}
+	case "basic":
+		u, err := field(a.Username)
+		if err != nil {
+			return err
+		}
+		p, err := field(a.Password)
+		if err != nil {
+			return err
+		}
+		w.header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u+":"+p)))
+	}
+	return nil
+}
+
+// expectBody is the payload the file describes: its `body` template, with
+// `in: body` parameters joining a JSON object; or those parameters alone.
+// A body parameter named `body` is the whole payload.
+func (m *capModel) expectBody(co consumedOp, values map[string]any, params []spec.ConsumedParam, paramValues map[string]any) (*wantBody, error) {
+	fields := map[string]any{}
+	var whole any
+	for _, p := range params {
+		if strings.EqualFold(p.Name, "body") {
+			whole = paramValues[p.Name]
+			continue
+		}
+		fields[p.Name] = paramValues[p.Name]
+	}
+	payload := func() any {
+		if whole == nil {
+			if len(fields) == 0 {
+				return nil
+			}
+			return fields
+		}
+		obj, ok := whole.(map[string]any)
+		if !ok || len(fields) == 0 {
+			return whole
+		}
+		out := map[string]any{}
+		for k, v := range obj {
+			out[k] = v
+		}
+		for k, v := range fields {
+			out[k] = v
+		}
+		return out
+	}
+	b := co.op.Body
+	if b == nil {
+		if p := payload(); p != nil {
+			return &wantBody{kind: "json", json: p}, nil
+		}
+		return nil, nil
+	}
+	if b.IsRaw {
+		text, ok := m.renderText(b.Raw, values)
+		if !ok {
+			return nil, fmt.Errorf("no value for a placeholder of the body")
+		}
+		var j any
+		if t := strings.TrimSpace(text); (strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[")) && json.Unmarshal([]byte(t), &j) == nil {
+			return &wantBody{kind: "json", json: j}, nil
+		}
+		return &wantBody{kind: "text", text: text}, nil
+	}
+	switch strings.ToLower(b.Type) {
+	case "", "json":
+		if b.Data == nil {
+			p := payload()
+			if p == nil {
+				p, _ = lookupValue(values, "body")
+			}
+			if p == nil {
+				p = map[string]any{}
+			}
+			return &wantBody{kind: "json", json: p}, nil
+		}
+		data, err := m.renderTree(b.Data, values)
+		if err != nil {
+			return nil, err
+		}
+		if obj, ok := data.(map[string]any); ok {
+			if p, ok := payload().(map[string]any); ok {
+				for k, v := range p {
+					if _, exists := obj[k]; !exists {
+						obj[k] = v
+					}
+				}
+			}
+		}
+		return &wantBody{kind: "json", json: data}, nil
+	case "formurlencoded", "form":
+		data, err := m.renderTree(b.Data, values)
+		if err != nil {
+			return nil, err
+		}
+		form := url.Values{}
+		if obj, ok := data.(map[string]any); ok {
+			for k, v := range obj {
+				form.Set(k, textOf(v))
+			}
+		}
+		for k, v := range fields {
+			form.Set(k, textOf(v))
+		}
+		return &wantBody{kind: "form", form: form}, nil
+	case "text", "xml", "sparql":
+		s, _ := b.Data.(string)
+		text, ok := m.renderText(s, values)
+		if !ok {
+			return nil, fmt.Errorf("no value for a placeholder of the body")
+		}
+		return &wantBody{kind: "text", text: text}, nil
+	}
+	return nil, fmt.Errorf("body type %q: not modelled by the oracle", b.Type)
+}
+
+func (m *capModel) renderText(s string, values map[string]any) (string, bool) {
+	phs := placeholders(s, false)
+	var b strings.Builder
+	last := 0
+	for _, ph := range phs {
+		b.WriteString(s[last:ph.start])
+		v, ok := m.value(ph.name, values)
+		if !ok {
+			return "", false
+		}
+		b.WriteString(textOf(v))
+		last = ph.end
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
+}
+
+func (m *capModel) renderTree(v any, values map[string]any) (any, error) {
+	switch t := v.(type) {
+	case string:
+		r, ok := m.render(t, values, false)
+		if !ok {
+			return nil, fmt.Errorf("no value for a placeholder of the body (%q)", t)
+		}
+		return r, nil
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			r, err := m.renderTree(e, values)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			r, err := m.renderTree(e, values)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	case int:
+		return float64(t), nil
+	}
+	return v, nil
+}
+
+// eachInvocation visits every exposed REST operation, MCP tool and
+// aggregate function, resolved.
+func (m *capModel) eachInvocation(fn func(label string, iv invocation, routeVars []string)) {
+	if m.doc.Capability == nil {
+		return
+	}
+	for ei := range m.doc.Capability.Exposes {
+		ex := &m.doc.Capability.Exposes[ei]
+		for ri := range ex.RestResources {
+			res := &ex.RestResources[ri]
+			for oi := range res.Operations {
+				op := &res.Operations[oi]
+				declared := append(append([]spec.ExposedParam(nil), res.InputParameters...), op.InputParameters...)
+				if iv, err := m.resolve(op.Invocation, declared, ex.Namespace); err == nil {
+					fn("REST "+op.Method+" "+res.Path, iv, nil)
+				}
+			}
+		}
+		for ti := range ex.Tools {
+			t := &ex.Tools[ti]
+			if iv, err := m.resolve(t.Invocation, t.InputParameters, ex.Namespace); err == nil {
+				fn("MCP tool "+t.Name, iv, nil)
+			}
+		}
+	}
+	names := make([]string, 0, len(m.funcs))
+	for k := range m.funcs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		f := m.funcs[k]
+		if iv, err := m.resolve(f.fn.Invocation, f.fn.InputParameters, f.ns); err == nil {
+			fn("function "+f.fn.Name, iv, nil)
+		}
+	}
+}
