@@ -297,3 +297,38 @@ func checkInput(inp *Input, v any) (any, error) {
 	}
 	return v, nil
 }
+
+// Operation names the consumed operation the action calls
+// ("namespace.operation"), or "" for mocks and orchestrations.
+func (a *Action) Operation() string {
+	if a == nil || a.call == nil {
+		return ""
+	}
+	return a.call.Namespace + "." + a.call.Name
+}
+
+// PathParams returns the values the caller's inputs give the consumed
+// operation's path parameters (a patient id, for the seed): what an audit
+// trail records of a call, without bodies.
+func (a *Action) PathParams(in upstream.Inputs) map[string]string {
+	if a == nil || a.call == nil {
+		return nil
+	}
+	params, err := a.prepare(in)
+	if err != nil {
+		params = in
+	}
+	var out map[string]string
+	for _, p := range a.call.Params {
+		if p.In != "path" {
+			continue
+		}
+		if v, ok := params.Text(p.Name); ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[p.Name] = v
+		}
+	}
+	return out
+}

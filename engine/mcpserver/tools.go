@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/upstream"
 )
 
@@ -130,13 +131,27 @@ func usage(inputs []engine.Input) string {
 }
 
 // handle is the tools/call handler.
-func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
 	start := time.Now()
 	var raw json.RawMessage
 	if req != nil && req.Params != nil {
 		raw = req.Params.Arguments
 	}
 	args, err := decodeArguments(raw)
+	if req != nil && req.Extra != nil {
+		if e := tl.srv.cfg.audit.FromHeader(req.Extra.Header); e != nil {
+			defer func() {
+				e.Update(func(e *audit.Entry) {
+					e.Tool, e.Operation = tl.t.Name, tl.t.Action.Operation()
+					e.Params = tl.t.Action.PathParams(upstream.Inputs(args))
+					e.Outcome = "ok"
+					if res == nil || res.IsError {
+						e.Outcome = "error"
+					}
+				})
+			}()
+		}
+	}
 	if err != nil {
 		msg := fmt.Sprintf("Invalid arguments: %v. No upstream call was made; %s.", err, tl.usage)
 		return tl.done(start, nil, 0, tl.srv.errorResult(msg), msg, true), nil

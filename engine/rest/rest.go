@@ -22,6 +22,7 @@ import (
 	"sync"
 
 	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/upstream"
 )
 
@@ -132,6 +133,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.problem(w, r, http.StatusBadRequest, "bad-request", "Bad request", err.Error())
 		return
+	}
+	if e := audit.FromContext(r.Context()); e != nil {
+		e.Update(func(e *audit.Entry) {
+			e.Route, e.Operation, e.Params = route.Path, route.Action.Operation(), route.Action.PathParams(inputs)
+		})
 	}
 	out, err := route.Action.Invoke(r.Context(), inputs)
 	if err != nil {
