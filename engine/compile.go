@@ -141,7 +141,7 @@ func Compile(doc *spec.Document, opts Options) (*Capability, error) {
 		if base == "" {
 			base = opts.Upstreams["*"]
 		}
-		cl, err := upstream.NewClient(cs, upstream.ClientOptions{BaseURL: base, Timeout: opts.Timeout, Transport: opts.Transport, InputAlias: alias}, static)
+		cl, err := upstream.NewClient(cs, upstream.ClientOptions{BaseURL: base, Timeout: opts.Timeout, Transport: opts.Transport, InputAlias: alias, TokensFromBase: true}, static)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%s: %w", doc.Path, cs.Pos, err)
 		}

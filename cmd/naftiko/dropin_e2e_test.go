@@ -241,3 +241,17 @@ var referenceCannotRun = map[string]string{
 	"src__test__resources__formats__html-capability.yaml":          "output-raw-format-unsupported",
 	"src__test__resources__formats__markdown-capability.yaml":      "output-raw-format-unsupported",
 }
+
+// Schemes and request shapes no real file here uses yet, through the same
+// harness: digest (challenge and response), OAuth2 client credentials
+// (token fetched from the redirected namespace), an API key in the query,
+// cookie and header parameters, a form body, comma-joined arrays, a colon
+// verb, a `$` segment and a query written in the path.
+func TestDropInSchemes(t *testing.T) {
+	src := filepath.Join(repoDir(t), "testdata", "dropin", "schemes.yaml")
+	results := runDropIn(t, []string{src}, func(string) string { return "synthetic" })
+	r := results[0]
+	if r.verdict != "pass" || r.routes != 3 || r.tools != 3 || r.checked != 6 {
+		t.Fatalf("%s: %s, %d routes, %d tools, %d requests checked\n  %s", r.file, r.verdict, r.routes, r.tools, r.checked, strings.Join(r.reasons, "\n  "))
+	}
+}

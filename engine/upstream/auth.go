@@ -106,6 +106,12 @@ func newAuthenticator(a *spec.Authentication, static StaticResolver, c *Client) 
 		if err != nil {
 			return nil, err
 		}
+		if c.redirected {
+			// A namespace pointed elsewhere (a test double, a sandbox) gets
+			// its tokens there too: credentials never go to the real
+			// authorization server for a fake upstream.
+			endpoint = sameOrigin(c.base, endpoint)
+		}
 		return &clientCredentials{endpoint: endpoint, id: id, secret: secret, scopes: a.Scopes, audience: a.Audience, resource: a.Resource}, nil
 	}
 	return nil, fmt.Errorf("unsupported authentication type %q (bearer, apikey, basic, digest, oauth2)", a.Type)
@@ -365,4 +371,18 @@ func (c *clientCredentials) current(ctx context.Context, hc *http.Client, force 
 	margin := min(life/10, time.Minute)
 	c.token, c.expires = tr.AccessToken, time.Now().Add(life-margin)
 	return c.token, nil
+}
+
+// sameOrigin moves endpoint (keeping its path and query) to base's origin.
+func sameOrigin(base, endpoint string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		return endpoint
+	}
+	e, err := url.Parse(endpoint)
+	if err != nil {
+		return endpoint
+	}
+	e.Scheme, e.Host, e.User = b.Scheme, b.Host, nil
+	return e.String()
 }

@@ -29,6 +29,9 @@ type Client struct {
 	timeout   time.Duration
 	alias     func(string) (string, bool)
 	fixed     [][3]string // in, name, value: constant consumes-level parameters
+	// redirected: the baseUri was replaced (--upstream, sandbox), so the
+	// namespace's OAuth2 token endpoint moves to the same origin.
+	redirected bool
 }
 
 // ClientOptions configure a Client.
@@ -40,6 +43,11 @@ type ClientOptions struct {
 	Timeout time.Duration
 	// Transport is shared by clients; nil means a tuned default.
 	Transport http.RoundTripper
+	// TokensFromBase sends the namespace's OAuth2 token requests to the
+	// origin of BaseURL (keeping the endpoint's path): a namespace pointed
+	// at a test double or a sandbox must not present its client credentials
+	// to the real authorization server.
+	TokensFromBase bool
 	// InputAlias renames placeholders of the namespace's templates that
 	// denote a caller's input under a prefix (`{{tools.x}}` -> `x`).
 	InputAlias func(name string) (string, bool)
@@ -115,6 +123,7 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 		v, _ := t.Expand(nil, nil)
 		cl.fixed = append(cl.fixed, [3]string{in, p.Name, v})
 	}
+	cl.redirected = opts.BaseURL != "" && opts.TokensFromBase
 	auth, err := newAuthenticator(c.Authentication, static, cl)
 	if err != nil {
 		return nil, fmt.Errorf("consumes %q: %w", c.Namespace, err)

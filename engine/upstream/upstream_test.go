@@ -437,3 +437,38 @@ capability:
 		t.Errorf("got %s %s", g.uri, g.body)
 	}
 }
+
+// A namespace pointed elsewhere (--upstream, the sandbox) fetches its OAuth2
+// tokens there too, at the token endpoint's path.
+func TestOAuth2TokenEndpointFollowsRedirectedBase(t *testing.T) {
+	var tokenPath atomic.Value
+	srv, got := recorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/oauth/token" {
+			tokenPath.Store(r.URL.Path)
+			io.WriteString(w, `{"access_token":"local","expires_in":60}`)
+			return
+		}
+		io.WriteString(w, `{}`)
+	})
+	doc, diags := spec.Parse("test.yaml", []byte(authDoc(`{type: oauth2, authorizationServerUri: "https://idp.example.invalid", tokenEndpoint: "https://idp.example.invalid/oauth/token", clientId: id, clientSecret: secret}`)))
+	if doc == nil || diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cs := &doc.Capability.Consumes[0]
+	cl, err := NewClient(cs, ClientOptions{BaseURL: srv.URL + "/api", TokensFromBase: true}, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := CompileOperation(cl, &cs.Resources[0], &cs.Resources[0].Operations[0], func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(t, op, nil)
+	if tokenPath.Load() != "/oauth/token" {
+		t.Fatalf("the token request did not reach the redirected origin")
+	}
+	g := got()
+	if last := g[len(g)-1]; last.header.Get("Authorization") != "Bearer local" {
+		t.Errorf("Authorization = %q", last.header.Get("Authorization"))
+	}
+}
