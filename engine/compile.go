@@ -112,7 +112,7 @@ func Compile(doc *spec.Document, opts Options) (*Capability, error) {
 	if opts.Transport == nil {
 		opts.Transport = upstream.NewTransport()
 	}
-	if err := checkServable(doc); err != nil {
+	if err := CheckServable(doc); err != nil {
 		return nil, err
 	}
 	vars, err := binds.Resolve(doc, binds.Options{Env: opts.Env, Fallback: opts.Fallback})
@@ -193,9 +193,9 @@ func Compile(doc *spec.Document, opts Options) (*Capability, error) {
 	return c, nil
 }
 
-// checkServable refuses, before anything else is read, a file that has
-// nothing naftiko can serve.
-func checkServable(doc *spec.Document) error {
+// CheckServable refuses, before anything else is read, a file that has
+// nothing naftiko can serve (no rest or mcp exposes block).
+func CheckServable(doc *spec.Document) error {
 	if doc.Capability == nil {
 		return fmt.Errorf("%s: nothing to serve: the file has no capability block (a consumes-only file is meant to be imported by others)", doc.Path)
 	}

@@ -96,6 +96,11 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitUsage
 	}
+	serve, err := servable(fset.Args(), files, docs, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", err)
+		return exitFailed
+	}
 	// Validation (whose schema takes tens of milliseconds to compile) runs
 	// beside compilation; nothing listens before both are done, and
 	// validation's verdict comes first.
@@ -127,7 +132,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		logger.Info("sandbox: FHIR R4 sandbox upstream started; every consumes block points at it", "url", url, "members", len(sb.MemberIDs()))
 	}
-	caps, compileErr := compileAll(docs, opts)
+	caps, compileErr := compileAll(serve, opts)
 
 	v := <-validated
 	if v.err != nil {
@@ -245,6 +250,31 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// servable picks the documents to serve. A file found in a folder that has
+// nothing to serve (a consumes-only file the others import, a control
+// block) is validated but not served; a file named explicitly is served or
+// refused.
+func servable(args, files []string, docs []*spec.Document, logger *slog.Logger) ([]*spec.Document, error) {
+	named := map[string]bool{}
+	for _, a := range args {
+		named[filepath.Clean(a)] = true
+	}
+	var out []*spec.Document
+	for i, doc := range docs {
+		if doc != nil && !named[filepath.Clean(files[i])] {
+			if err := engine.CheckServable(doc); err != nil {
+				logger.Info("not serving a file found in a folder", "reason", err.Error())
+				continue
+			}
+		}
+		out = append(out, doc)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("nothing to serve: no file given has a rest or mcp exposes block")
+	}
+	return out, nil
 }
 
 // loadFiles reads every file; the error is for unreadable input only.
