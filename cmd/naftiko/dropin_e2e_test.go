@@ -1,7 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,6 +15,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/naftiko/naftiko/spec"
 )
 
 // Drop-in compatibility: every real capability file we have, run as users
@@ -254,4 +263,310 @@ func TestDropInSchemes(t *testing.T) {
 	if r.verdict != "pass" || r.routes != 3 || r.tools != 3 || r.checked != 6 {
 		t.Fatalf("%s: %s, %d routes, %d tools, %d requests checked\n  %s", r.file, r.verdict, r.routes, r.tools, r.checked, strings.Join(r.reasons, "\n  "))
 	}
+}
+
+// Every runnable real file in one process: `naftiko run DIR` over a folder
+// of third-party and Cigna files, all REST blocks on one port and all MCP
+// blocks on another, each capability under its own path prefix. Files with
+// nothing to serve in the folder are skipped; one route and one tool of
+// every capability are called through its prefix.
+func TestDropInOneProcess(t *testing.T) {
+	shared := sharedDir(t)
+	thirdParty, _ := filepath.Glob(filepath.Join(shared, "corpus", "third-party", "*.yaml"))
+	cigna, _ := filepath.Glob(filepath.Join(shared, "capabilities", "*.yaml"))
+	all := append(append([]string(nil), thirdParty...), cigna...)
+	verdicts, err := validateFiles(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := map[string]string{}
+	var models []*capModel
+	skipped := 0
+	ports := map[string][]string{} // block type -> addresses by index within a file
+	addr := func(kind string, i int) string {
+		for len(ports[kind]) <= i {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ports[kind] = append(ports[kind], ln.Addr().String())
+			ln.Close()
+		}
+		return ports[kind][i]
+	}
+	listens := map[string]string{}
+	upstreams := map[string]bool{}
+	listening := 0
+	for _, f := range all {
+		if !verdicts[f].valid {
+			continue // refused, and the whole folder with it: tested file by file above
+		}
+		m, err := loadCapModel(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := "third-party"
+		if strings.Contains(f, string(filepath.Separator)+"capabilities"+string(filepath.Separator)) {
+			sub = "cigna"
+		}
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(f, filepath.Join(dir, sub, filepath.Base(f))); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range m.env {
+			env[k] = v
+		}
+		rest, mcpHTTP, _ := httpSurfaces(m.doc)
+		if len(rest)+len(mcpHTTP) == 0 {
+			skipped++
+			continue
+		}
+		for ns := range m.consumes {
+			upstreams[ns] = true
+		}
+		for kind, blocks := range map[string][]*spec.Exposes{"rest": rest, "mcp": mcpHTTP} {
+			for i, ex := range blocks {
+				a := addr(kind, i)
+				if prev, ok := listens[ex.Namespace]; ok && prev != a {
+					t.Fatalf("%s: exposes namespace %s is also a %s block elsewhere at another index", f, ex.Namespace, kind)
+				}
+				listens[ex.Namespace] = a
+				listening++
+			}
+		}
+		models = append(models, m)
+	}
+	if len(models) < 200 || skipped == 0 {
+		t.Fatalf("%d capabilities to serve, %d with nothing to serve: the corpus changed", len(models), skipped)
+	}
+
+	var mu sync.Mutex
+	var got []*gotReq
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		first, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
+		mu.Lock()
+		got = append(got, &gotReq{method: r.Method, ns: first, rawPath: "/" + rest, rawQuery: r.URL.RawQuery, header: r.Header.Clone(), body: body})
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	defer fake.Close()
+	args := []string{"run", "--timeout", "10s", "--grace", "2s"}
+	for ns := range upstreams {
+		args = append(args, "--upstream", ns+"="+fake.URL+"/"+ns)
+	}
+	for ns, a := range listens {
+		args = append(args, "--listen", ns+"="+a)
+	}
+	args = append(args, dir)
+	start := time.Now()
+	p, err := startProcess(env, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.stop()
+	if err := p.waitListening(listening, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d capabilities, %d listeners' mounts, up in %s", len(models), listening, time.Since(start).Round(time.Millisecond))
+	if n := strings.Count(p.stderr.String(), "not serving a file found in a folder"); n != skipped {
+		t.Errorf("%d files skipped with a log line, want %d", n, skipped)
+	}
+
+	since := func(n int) []*gotReq {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*gotReq(nil), got[n:]...)
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	client := &http.Client{Timeout: 20 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	for _, m := range models {
+		name := strings.TrimSuffix(filepath.Base(m.path), filepath.Ext(m.path))
+		x := &fileRun{m: m, res: &dropinResult{ok: true}}
+		rest, mcpHTTP, _ := httpSurfaces(m.doc)
+		check := func(label string, iv invocation, values map[string]any, before int) {
+			params := m.applyWith(iv, iv.With, values)
+			if iv.Call == "" || m.ops[iv.Call].op == nil {
+				return
+			}
+			w, err := m.expectCall(label, iv.Call, params, nil)
+			if err != nil {
+				t.Errorf("%s %s: oracle: %v", name, label, err)
+				return
+			}
+			reqs := since(before)
+			if len(reqs) != 1 {
+				t.Errorf("%s %s: the upstream received %d requests, want 1", name, label, len(reqs))
+				return
+			}
+			for _, problem := range compareRequest(w, reqs[0]) {
+				t.Errorf("%s %s: %s", name, label, problem)
+			}
+		}
+		for _, ex := range rest {
+			res := &ex.RestResources[0]
+			op := &res.Operations[0]
+			route := spec.JoinPath(res.Path, op.Path)
+			iv, err := m.resolve(op.Invocation, append(append([]spec.ExposedParam(nil), res.InputParameters...), op.InputParameters...), ex.Namespace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, values, err := x.buildREST("http://"+listens[ex.Namespace]+"/"+name, strings.ToUpper(op.Method), route, m.inferInputs(iv, routeVars(route)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := count()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotImplemented {
+				t.Errorf("%s REST %s %s: status %d: %s", name, op.Method, route, resp.StatusCode, tail(string(b), 200))
+			}
+			check("REST "+route, iv, values, before)
+		}
+		for _, ex := range mcpHTTP {
+			endpoint := "http://" + listens[ex.Namespace] + "/" + name + "/mcp"
+			session, err := mcp.NewClient(&mcp.Implementation{Name: "dropin", Version: "1"}, nil).
+				Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint}, nil)
+			if err != nil {
+				t.Errorf("%s: connect %s: %v", name, endpoint, err)
+				continue
+			}
+			if si := session.InitializeResult().ServerInfo; si.Name != ex.Namespace {
+				t.Errorf("%s: server name %q, want %q", name, si.Name, ex.Namespace)
+			}
+			list, err := session.ListTools(ctx, nil)
+			if err != nil || len(list.Tools) != len(ex.Tools) {
+				t.Errorf("%s: tools/list: %v, %d tools, want %d", name, err, len(list.Tools), len(ex.Tools))
+				session.Close()
+				continue
+			}
+			tool := &ex.Tools[0]
+			iv, err := m.resolve(tool.Invocation, tool.InputParameters, ex.Namespace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var adv *mcp.Tool
+			for _, lt := range list.Tools {
+				if lt.Name == tool.Name {
+					adv = lt
+				}
+			}
+			if adv == nil {
+				t.Errorf("%s: tool %s not listed", name, tool.Name)
+				session.Close()
+				continue
+			}
+			args := x.checkSchema(tool.Name, adv, m.inferInputs(iv, nil))
+			before := count()
+			res, err := session.CallTool(ctx, &mcp.CallToolParams{Name: tool.Name, Arguments: args})
+			if err != nil || res.IsError {
+				t.Errorf("%s: tool %s: %v %+v", name, tool.Name, err, res)
+			} else {
+				check("tool "+tool.Name, iv, args, before)
+			}
+			session.Close()
+		}
+		for _, r := range x.res.reasons {
+			t.Errorf("%s: %s", name, r)
+		}
+	}
+}
+
+// Without --upstream, a baseUri server variable ({region}) is read from the
+// environment in SCREAMING_SNAKE_CASE: missing, naftiko run stops and names
+// it and the --upstream alternative; given, the file starts.
+func TestDropInServerVariables(t *testing.T) {
+	shared := sharedDir(t)
+	all, _ := filepath.Glob(filepath.Join(shared, "corpus", "third-party", "*.yaml"))
+	verdicts, err := validateFiles(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tested := 0
+	for _, f := range all {
+		if !verdicts[f].valid {
+			continue
+		}
+		m, err := loadCapModel(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vars []string
+		for _, cs := range m.consumes {
+			for _, ph := range placeholders(cs.BaseURI, true) {
+				if !ph.double {
+					vars = append(vars, screamingSnakeName(ph.name))
+				}
+			}
+		}
+		rest, mcpHTTP, _ := httpSurfaces(m.doc)
+		if len(vars) == 0 || len(rest)+len(mcpHTTP) == 0 {
+			continue
+		}
+		tested++
+		args := []string{"run"}
+		var held []net.Listener
+		for _, ex := range append(rest, mcpHTTP...) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, ln)
+			args = append(args, "--listen", ex.Namespace+"="+ln.Addr().String())
+		}
+		for _, ln := range held {
+			ln.Close()
+		}
+		args = append(args, f)
+		env := map[string]string{}
+		for k, v := range m.env {
+			env[k] = v
+		}
+		for _, v := range vars {
+			env[v] = "" // set but empty: as good as missing
+		}
+		p, err := startProcess(env, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, exited := p.waitExit(15 * time.Second)
+		out := p.stderr.String()
+		if !exited {
+			p.stop()
+			t.Errorf("%s: started without its server variables", filepath.Base(f))
+			continue
+		}
+		named := false
+		for _, v := range vars {
+			named = named || strings.Contains(out, "variable "+v)
+		}
+		if code != 1 || !strings.Contains(out, "--upstream") || !named {
+			t.Errorf("%s: exit %d, want 1 and a message naming one of %v and --upstream: %s", filepath.Base(f), code, vars, tail(out, 300))
+		}
+		for _, v := range vars {
+			env[v] = "eu-1"
+		}
+		p, err = startProcess(env, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.waitListening(len(rest)+len(mcpHTTP), 15*time.Second); err != nil {
+			t.Errorf("%s: with %v set: %v", filepath.Base(f), vars, err)
+		}
+		p.stop()
+	}
+	if tested < 5 {
+		t.Fatalf("only %d files with baseUri server variables: the corpus changed", tested)
+	}
+	t.Logf("%d files with baseUri server variables", tested)
 }
