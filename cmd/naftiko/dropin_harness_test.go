@@ -1159,7 +1159,7 @@ func wantPath(w *wantReq) string {
 	return "/" + strings.Join(parts, "/")
 }
 
-// nullLeaf finds a null inside v (its path), or "".
+// nullLeaf finds a null or an empty list inside v (its path), or "".
 func nullLeaf(v any, at string) string {
 	switch t := v.(type) {
 	case nil:
@@ -1171,6 +1171,9 @@ func nullLeaf(v any, at string) string {
 			}
 		}
 	case []any:
+		if len(t) == 0 {
+			return at + " (an empty list)"
+		}
 		for i, e := range t {
 			if p := nullLeaf(e, fmt.Sprintf("%s[%d]", at, i)); p != "" {
 				return p
