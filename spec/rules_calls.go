@@ -200,6 +200,10 @@ func (c *checker) checkSteps(s *site) {
 	sort.Strings(stepNames)
 	for i := range s.steps {
 		st := &s.steps[i]
+		if st.Type == "script" {
+			c.add(st.At("type"), Error, "step-script-unsupported", "step `%s` of %s is a script step: naftiko runs call and lookup steps only (no embedded JavaScript, Python or Groovy)", st.Name, s.label)
+			continue
+		}
 		if st.Type != "lookup" {
 			continue
 		}

@@ -243,6 +243,7 @@ var Rules = []Rule{
 	{"exposes-empty", Error, "an exposes block that serves nothing (REST block without resources)"},
 	{"operation-without-call", Warning, "a REST operation with neither `call`, `steps`, `ref` nor outputs (naftiko answers 501 Not Implemented)"},
 	{"lookup-index-unknown", Error, "lookup step `index` is not an earlier call step"},
+	{"step-script-unsupported", Error, "a `script` step (naftiko runs call and lookup steps)"},
 	{"step-reference-unknown", Error, "mapping value or lookupValue `$.step...` names no step"},
 	{"output-raw-format-unsupported", Error, "`outputRawFormat` naftiko cannot convert (avro, protobuf, html, markdown)"},
 	{"forward-unknown-namespace", Error, "`forward.targetNamespace` is not a consumed namespace"},

@@ -152,6 +152,11 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "naftiko run:", compileErr)
 		return exitFailed
 	}
+	for _, c := range caps {
+		for _, u := range c.Unserved {
+			logger.Warn("exposes block not served: naftiko serves rest and mcp blocks", "capability", c.Name, "block", u)
+		}
+	}
 	var auditLog *audit.Log
 	if *auditPath != "" {
 		if auditLog, err = audit.Open(*auditPath); err != nil {
