@@ -73,7 +73,7 @@ func newAuthenticator(a *spec.Authentication, static StaticResolver, c *Client) 
 			return nil, fmt.Errorf("apikey authentication names no key")
 		}
 		return headerAuth{set: set}, nil
-	case "basic":
+	case "basic", "digest":
 		u, err := field("username", a.Username)
 		if err != nil {
 			return nil, err
@@ -81,18 +81,11 @@ func newAuthenticator(a *spec.Authentication, static StaticResolver, c *Client) 
 		p, err := field("password", a.Password)
 		if err != nil {
 			return nil, err
+		}
+		if strings.EqualFold(a.Type, "digest") {
+			return &digestAuth{user: u, pass: p}, nil
 		}
 		return basicAuth{user: u, pass: p}, nil
-	case "digest":
-		u, err := field("username", a.Username)
-		if err != nil {
-			return nil, err
-		}
-		p, err := field("password", a.Password)
-		if err != nil {
-			return nil, err
-		}
-		return &digestAuth{user: u, pass: p}, nil
 	case "oauth2":
 		id, err := field("clientId", a.ClientID)
 		if err != nil {
