@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -111,15 +112,22 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		sum.Warnings += r.Warnings
 	}
 
+	// Thousands of lines for a corpus: one write each would cost more
+	// system time than validating.
+	out := bufio.NewWriterSize(stdout, 64<<10)
 	switch *format {
 	case "json":
-		writeJSON(stdout, results, sum)
+		writeJSON(out, results, sum)
 	case "github":
-		writeGitHub(stdout, results)
-		writeSummary(stdout, sum)
+		writeGitHub(out, results)
+		writeSummary(out, sum)
 	default:
-		writeText(stdout, results)
-		writeSummary(stdout, sum)
+		writeText(out, results)
+		writeSummary(out, sum)
+	}
+	if err := out.Flush(); err != nil {
+		fmt.Fprintf(stderr, "naftiko validate: write results: %v\n", err)
+		return exitUsage
 	}
 	if sum.Errors > 0 {
 		return exitFailed
