@@ -205,6 +205,27 @@ func TestRunOAuth2ProtectsBothSurfaces(t *testing.T) {
 	if err != nil || res.IsError {
 		t.Fatalf("MCP call with a token: %v %+v", err, res)
 	}
+	// The session answers only to the principal that opened it: another
+	// valid user presenting its id is refused.
+	hijack := func(sub string) int {
+		req, _ := http.NewRequest(http.MethodPost, mcpAud, strings.NewReader(`{"jsonrpc":"2.0","id":9,"method":"tools/list"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Session-Id", session.ID())
+		req.Header.Set("Authorization", "Bearer "+as.token(t, mcpAud, map[string]any{"sub": sub}))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := hijack("dr-evil"); code != http.StatusForbidden {
+		t.Errorf("another user on dr-jones's session: %d, want 403", code)
+	}
+	if code := hijack("dr-jones"); code != http.StatusOK {
+		t.Errorf("the session's own user with a fresh token: %d, want 200", code)
+	}
 	session.Close()
 	// A token minted for the REST surface is not one for MCP.
 	_, err = mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil).

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/inbound"
@@ -219,7 +221,31 @@ func (l *listener) guard(c *engine.Capability, ns, surface string, a *spec.Authe
 			l.mux.Handle("GET "+p, auth.MetadataHandler())
 		}
 	}
+	if auth != nil && surface == "mcp" {
+		h = bindSessions(h)
+	}
 	return opts.Audit.Middleware(c.Name, ns, surface, auth.Wrap(h)), nil
+}
+
+// bindSessions hands the go-sdk the principal inbound authentication found,
+// as the TokenInfo its Streamable HTTP handler ties sessions to: a session
+// then answers only to the principal that opened it (403 otherwise), so a
+// leaked or guessed Mcp-Session-Id is worth nothing to anyone else. The SDK
+// reads TokenInfo only from its own bearer middleware, which wants a bearer
+// header; the real credential is already verified and removed by then, so
+// an inert one stands in for it.
+func bindSessions(next http.Handler) http.Handler {
+	verified := sdkauth.RequireBearerToken(func(_ context.Context, _ string, r *http.Request) (*sdkauth.TokenInfo, error) {
+		p, ok := inbound.PrincipalFrom(r.Context())
+		if !ok {
+			return nil, sdkauth.ErrInvalidToken
+		}
+		return &sdkauth.TokenInfo{UserID: p.Scheme + ":" + principalName(p), Scopes: p.Scopes}, nil
+	}, &sdkauth.RequireBearerTokenOptions{AllowMissingExpiration: true})(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("Authorization", "Bearer verified-by-naftiko")
+		verified.ServeHTTP(w, r)
+	})
 }
 
 func principalName(p inbound.Principal) string {
