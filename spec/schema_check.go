@@ -377,7 +377,7 @@ func (sc *schemaCheck) unknownKey(ptr, def, key string, allowed map[string]any) 
 		return f
 	case def == "ConsumedOperation" && key == "path":
 		f.sev, f.rule = Warning, "consumed-operation-path"
-		f.msg = "`path` on a consumed operation is not in the official schema (naftiko calls this path instead of the resource's)"
+		f.msg = "`path` on a consumed operation is not in the official schema (naftiko calls the resource path followed by this path)"
 		return f
 	case def == "RestOperation" && key == "path":
 		f.sev, f.rule = Warning, "rest-operation-path"
