@@ -368,8 +368,23 @@ func TestRunSeedUpstreamErrorMapping(t *testing.T) {
 }
 
 func TestRunUnreachableUpstreamIs502(t *testing.T) {
-	dead := "http://" + freePort(t) // nothing listens there any more
-	_, rest, _ := startSeed(t, dead)
+	// An upstream that hangs up on every connection. (A port merely freed
+	// could be taken meanwhile by another test's server.)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	_, rest, _ := startSeed(t, "http://"+ln.Addr().String())
 	resp, body := get(t, rest+"/v1/metadata")
 	assertProblem(t, resp, body, http.StatusBadGateway, "upstream-unreachable")
 }
