@@ -2,69 +2,54 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"regexp"
-	"strconv"
-	"strings"
 
+	"github.com/naftiko/naftiko/engine/fault"
 	"github.com/naftiko/naftiko/engine/output"
-	"github.com/naftiko/naftiko/engine/template"
 	"github.com/naftiko/naftiko/engine/upstream"
+	"github.com/naftiko/naftiko/spec"
 )
 
-// Input is one value an exposed operation or tool accepts, declared in the
-// file or inferred from `with` and the consumed operation.
-type Input struct {
-	Name        string
-	In          string // path, query, header, cookie, body ("" for MCP arguments)
-	Type        string // JSON Schema type; "" means string
-	Description string
-	Required    bool
-	pattern     *regexp.Regexp
-	constant    *string // a declared `value`: the caller cannot change it
-}
-
-// Action is a compiled exposed operation, tool or aggregate function: how
-// the caller's inputs become an upstream call, and how the answer is shaped.
+// Action is a compiled exposed operation or tool: its input slots, how they
+// become upstream calls, and how the answer is shaped.
 type Action struct {
-	Name   string
+	Name string
+	// Inputs are the slots a caller fills, in the order the plan lists them
+	// (route variables, declared inputs, inferred ones). Constants are
+	// slots the caller never fills.
 	Inputs []Input
 	Output *output.Plan
 
-	call  *upstream.Operation
-	with  []withEntry
-	steps *orchestration
-	vars  func(string) (string, bool)
+	rest      bool
+	byName    map[string]int // exact name -> slot
+	byKey     map[string]int // spelling-insensitive key -> slot, to refuse near misses
+	wholeBody int            // the slot that takes a REST caller's whole JSON body; -1: none
+	call      *boundOp
+	steps     *orchestration
+	outputs   map[string]*source // what output templates read, by name
 	// unimplemented: the file gives the operation nothing to do.
 	unimplemented bool
 }
 
-// NotImplementedError answers an exposed operation or tool whose file gives
-// it neither a call, steps, a ref nor outputs.
-type NotImplementedError struct{ Name string }
+// Input is one slot of an action.
+type Input struct {
+	Name string
+	// In is where a REST caller gives it: path, query, header, cookie, body,
+	// or "" (the query string or a JSON body field). MCP callers give every
+	// input as an argument.
+	In          string
+	Type        string // JSON Schema type
+	Description string
+	Required    bool
+	// Constant is a value fixed by the capability file.
+	Constant *string
 
-func (e *NotImplementedError) Error() string {
-	return fmt.Sprintf("%s is declared without anything to call (no call, steps, ref or outputs in the capability file)", e.Name)
-}
-
-type withKind int
-
-const (
-	withInput withKind = iota
-	withTemplate
-	withLiteral
-)
-
-type withEntry struct {
-	key     string
-	kind    withKind
-	input   string
-	tmpl    *template.Template
-	literal any
+	pattern  *regexp.Regexp
+	routeVar int // a path input's position among the route's variables
 }
 
 // Outcome is the answer of an action. Exactly one of Body (a stream to pass
@@ -77,6 +62,8 @@ type Outcome struct {
 	Format   string // raw format of Body: json, xml, ...
 	Value    any
 	HasValue bool
+	// Operation is the consumed operation that answered ("namespace.operation").
+	Operation string
 }
 
 // ErrorBody reads at most limit bytes of a failed upstream answer, for
@@ -90,212 +77,108 @@ func (o *Outcome) ErrorBody(limit int64) []byte {
 	return b
 }
 
-// Invoke runs the action for a caller's inputs.
-func (a *Action) Invoke(ctx context.Context, in upstream.Inputs) (*Outcome, error) {
-	if a.unimplemented {
-		return nil, &NotImplementedError{Name: a.Name}
+// boundOp is a consumed operation with the source of each value it reads.
+type boundOp struct {
+	op   *upstream.Operation
+	args []*source // parallel to op.Args()
+}
+
+type actionSpec struct {
+	name      string
+	inv       spec.Invocation
+	rest      bool
+	declared  []spec.ExposedParam
+	prefixes  []string // namespaces whose `prefix.x` means "the caller's input x"
+	routeVars []string
+	where     string
+}
+
+func (c *compiler) compileAction(as actionSpec) (*Action, error) {
+	inv := as.inv
+	if inv.Ref != "" {
+		fn := c.functions[inv.Ref]
+		if fn == nil {
+			return nil, fmt.Errorf("%s: unknown aggregate function %q", as.where, inv.Ref)
+		}
+		inv = fn.merge(inv)
+		if len(as.declared) == 0 {
+			as.declared = fn.spec.InputParameters
+		}
+		as.prefixes = append(as.prefixes, fn.namespace)
 	}
-	params, err := a.prepare(in)
+	plan, err := output.Compile(inv.OutputParameters)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", as.where, err)
 	}
-	switch {
-	case a.steps != nil:
-		return a.steps.run(ctx, params, a)
-	case a.call == nil:
-		v, err := a.Output.Mock(ctx, params)
-		if err != nil {
+	site := &spec.InputSite{REST: as.rest, RouteVars: as.routeVars, Declared: as.declared, With: inv.With,
+		Prefixes: as.prefixes, Scope: c.scope}
+	var call *consumedOp
+	if inv.Call != "" {
+		call = c.ops[inv.Call]
+		if call == nil && !plan.HasMock() {
+			return nil, fmt.Errorf("%s: call %q names no consumed operation", as.where, inv.Call)
+		}
+		// A call to nothing with constant outputs is the reference
+		// engine's mock mode.
+		if call != nil {
+			site.Call = call.sig
+		}
+	}
+	stepOps := make([]*consumedOp, len(inv.Steps))
+	for i, st := range inv.Steps {
+		ss := spec.SiteStep{Name: st.Name, With: st.With}
+		if st.Call != "" {
+			if stepOps[i] = c.ops[st.Call]; stepOps[i] != nil {
+				ss.Call = stepOps[i].sig
+			}
+		}
+		site.Steps = append(site.Steps, ss)
+	}
+	res := spec.ResolveInputs(site)
+
+	a := &Action{Name: as.name, Output: plan, rest: as.rest, wholeBody: -1,
+		byName: map[string]int{}, byKey: map[string]int{}}
+	for i, in := range res.Inputs {
+		slot := Input{Name: in.Name, In: in.In, Type: in.Type, Description: in.Description, Required: in.Required,
+			Constant: in.Constant, pattern: in.Pattern, routeVar: -1}
+		if in.Origin == spec.RouteVariable {
+			slot.routeVar = indexOf(as.routeVars, in.Name)
+		}
+		if in.Name == "body" && (in.In == "" || in.In == "body") {
+			a.wholeBody = i
+		}
+		a.Inputs = append(a.Inputs, slot)
+		a.byName[in.Name] = i
+		a.byKey[spelling(in.Name)] = i
+	}
+	b := &binder{c: c, res: res}
+	if call != nil {
+		a.call = b.bind(-1, call.op)
+	}
+	if len(inv.Steps) > 0 {
+		if a.steps, err = c.compileSteps(inv, stepOps, b, as.where); err != nil {
 			return nil, err
 		}
-		return &Outcome{Status: http.StatusOK, Value: v, HasValue: true}, nil
 	}
-	resp, err := a.call.Do(ctx, params)
-	if err != nil {
-		return nil, err
+	a.outputs = map[string]*source{}
+	for _, ref := range plan.Refs() {
+		a.outputs[ref] = b.feed(len(inv.Steps), res.Feed(len(inv.Steps), ref))
 	}
-	out := &Outcome{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body, Format: a.call.RawFormat}
-	// Error answers pass through untouched: a FHIR OperationOutcome mapped
-	// through a Patient's output mapping would only lose its diagnostics.
-	if resp.StatusCode >= 300 || (a.Output.Kind == output.Passthrough && a.call.RawFormat == "json") {
-		return out, nil
+	if a.call == nil && a.steps == nil && !plan.HasMock() && len(inv.OutputParameters) == 0 {
+		// Nothing to do (validate warns): the operation answers that it is
+		// not implemented rather than keeping the whole file from running.
+		a.unimplemented = true
 	}
-	// Mapped outputs and non-JSON formats (converted to JSON) are decoded.
-	defer resp.Body.Close()
-	body, err := output.Decode(resp.Body, a.call.RawFormat)
-	if err != nil {
-		if errors.Is(err, upstream.ErrTimeout) {
-			return nil, &upstream.CallError{Namespace: a.call.Namespace, Operation: a.call.Name, Timeout: true, Err: err}
-		}
-		return nil, &BadUpstreamBodyError{Status: resp.StatusCode, Err: err}
-	}
-	v, err := a.Output.Apply(ctx, body, params)
-	if err != nil {
-		return nil, &BadUpstreamBodyError{Status: resp.StatusCode, Err: err}
-	}
-	return &Outcome{Status: resp.StatusCode, Header: resp.Header, Value: v, HasValue: true}, nil
+	return a, nil
 }
 
-// BadUpstreamBodyError is an upstream answer that could not be decoded or
-// mapped as the capability says it should.
-type BadUpstreamBodyError struct {
-	Status int
-	Err    error
-}
-
-func (e *BadUpstreamBodyError) Error() string {
-	return fmt.Sprintf("upstream answered %d with a body naftiko could not read: %v", e.Status, e.Err)
-}
-
-func (e *BadUpstreamBodyError) Unwrap() error { return e.Err }
-
-// prepare checks the caller's inputs and applies `with`.
-func (a *Action) prepare(in upstream.Inputs) (upstream.Inputs, error) {
-	params := make(upstream.Inputs, len(in)+len(a.with))
-	for k, v := range in {
-		params[k] = v
-	}
-	for i := range a.Inputs {
-		inp := &a.Inputs[i]
-		if inp.constant != nil {
-			params[inp.Name] = *inp.constant
-			continue
-		}
-		v, ok := in.Get(inp.Name)
-		if !ok || v == nil || v == "" {
-			if inp.Required {
-				return nil, &upstream.InputError{Msg: fmt.Sprintf("missing required input %q%s", inp.Name, where(inp.In))}
-			}
-			continue
-		}
-		cv, err := checkInput(inp, v)
-		if err != nil {
-			return nil, err
-		}
-		params[inp.Name] = cv
-	}
-	for _, w := range a.with {
-		switch w.kind {
-		case withLiteral:
-			params[w.key] = w.literal
-		case withInput:
-			if v, ok := params.Get(w.input); ok {
-				params[w.key] = v
-			}
-		case withTemplate:
-			if name, ok := w.tmpl.IsSingleRef(); ok {
-				if v, found := params.Get(name); found {
-					params[w.key] = v
-					continue
-				}
-			}
-			s, err := w.tmpl.Expand(func(name string) (string, bool) {
-				if v, ok := params.Text(name); ok {
-					return v, true
-				}
-				return a.vars(name)
-			}, nil)
-			if err == nil {
-				params[w.key] = s
-			}
+func indexOf(list []string, s string) int {
+	for i, e := range list {
+		if e == s {
+			return i
 		}
 	}
-	return params, nil
-}
-
-func where(in string) string {
-	switch in {
-	case "path":
-		return " (path parameter)"
-	case "query":
-		return " (query parameter)"
-	case "header":
-		return " (header)"
-	case "body":
-		return " (body field)"
-	}
-	return ""
-}
-
-// checkInput validates a value against its declared type and pattern, and
-// converts text to the declared type (REST query values are always text).
-func checkInput(inp *Input, v any) (any, error) {
-	bad := func(what string) error {
-		return &upstream.InputError{Msg: fmt.Sprintf("input %q must be %s", inp.Name, what)}
-	}
-	switch inp.Type {
-	case "number", "integer":
-		switch t := v.(type) {
-		case float64:
-			if inp.Type == "integer" && t != float64(int64(t)) {
-				return nil, bad("an integer")
-			}
-			return t, nil
-		case string:
-			f, err := strconv.ParseFloat(t, 64)
-			if err != nil || (inp.Type == "integer" && f != float64(int64(f))) {
-				return nil, bad("a" + map[bool]string{true: "n integer", false: " number"}[inp.Type == "integer"])
-			}
-			return f, nil
-		default:
-			return nil, bad("a number")
-		}
-	case "boolean":
-		switch t := v.(type) {
-		case bool:
-			return t, nil
-		case string:
-			b, err := strconv.ParseBool(t)
-			if err != nil {
-				return nil, bad("true or false")
-			}
-			return b, nil
-		default:
-			return nil, bad("true or false")
-		}
-	case "", "string":
-		switch v.(type) {
-		case string:
-		case float64, bool:
-			v = upstream.ToText(v)
-		default:
-			return nil, bad("a string")
-		}
-		if inp.pattern != nil && !inp.pattern.MatchString(v.(string)) {
-			return nil, bad("match " + inp.pattern.String())
-		}
-	case "array":
-		if s, ok := v.(string); ok {
-			if strings.HasPrefix(strings.TrimSpace(s), "[") {
-				var arr []any
-				if err := json.Unmarshal([]byte(s), &arr); err != nil {
-					return nil, bad("an array (JSON text that does not parse: " + err.Error() + ")")
-				}
-				return arr, nil
-			}
-			parts := strings.Split(s, ",")
-			arr := make([]any, len(parts))
-			for i, p := range parts {
-				arr[i] = p
-			}
-			return arr, nil
-		}
-		if _, ok := v.([]any); !ok {
-			return nil, bad("an array")
-		}
-	case "object":
-		if s, ok := v.(string); ok {
-			// A query string can only carry an object as JSON text.
-			var obj map[string]any
-			if err := json.Unmarshal([]byte(s), &obj); err != nil || obj == nil {
-				return nil, bad("an object (JSON text in a query parameter)")
-			}
-			return obj, nil
-		}
-		if _, ok := v.(map[string]any); !ok {
-			return nil, bad("an object")
-		}
-	}
-	return v, nil
+	return -1
 }
 
 // Operation names the consumed operation the action calls
@@ -304,31 +187,83 @@ func (a *Action) Operation() string {
 	if a == nil || a.call == nil {
 		return ""
 	}
-	return a.call.Namespace + "." + a.call.Name
+	return a.call.op.Namespace + "." + a.call.op.Name
 }
 
-// PathParams returns the values the caller's inputs give the consumed
-// operation's path parameters (a patient id, for the seed): what an audit
-// trail records of a call, without bodies.
-func (a *Action) PathParams(in upstream.Inputs) map[string]string {
-	if a == nil || a.call == nil {
-		return nil
+// Invoke runs the action for a bound call.
+func (a *Action) Invoke(ctx context.Context, c *Call) (*Outcome, error) {
+	if a.unimplemented {
+		return nil, fault.New(fault.NotImplemented,
+			"%s is declared without anything to call (no call, steps, ref or outputs in the capability file)", a.Name)
 	}
-	params, err := a.prepare(in)
+	switch {
+	case a.steps != nil:
+		return a.steps.run(ctx, c, a)
+	case a.call == nil:
+		v, err := a.Output.Mock(ctx, a.lookup(c, nil))
+		if err != nil {
+			return nil, err
+		}
+		return &Outcome{Status: http.StatusOK, Value: v, HasValue: true}, nil
+	}
+	resp, err := a.call.do(ctx, c, nil)
 	if err != nil {
-		params = in
+		return nil, err
 	}
-	var out map[string]string
-	for _, p := range a.call.Params {
-		if p.In != "path" {
-			continue
-		}
-		if v, ok := params.Text(p.Name); ok {
-			if out == nil {
-				out = map[string]string{}
-			}
-			out[p.Name] = v
-		}
+	op := a.call.op
+	out := &Outcome{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body, Format: op.RawFormat, Operation: a.Operation()}
+	// Error answers pass through untouched: a FHIR OperationOutcome mapped
+	// through a Patient's output mapping would only lose its diagnostics.
+	if resp.StatusCode >= 300 || (a.Output.Kind == output.Passthrough && op.RawFormat == "json") {
+		return out, nil
 	}
-	return out
+	// Mapped outputs and non-JSON formats (converted to JSON) are decoded.
+	defer resp.Body.Close()
+	body, err := output.Decode(resp.Body, op.RawFormat)
+	if err != nil {
+		return nil, badBody(err, resp.StatusCode, a.Operation(), "")
+	}
+	v, err := a.Output.Apply(ctx, body, a.lookup(c, nil))
+	if err != nil {
+		return nil, badBody(err, resp.StatusCode, a.Operation(), "")
+	}
+	return &Outcome{Status: resp.StatusCode, Header: resp.Header, Value: v, HasValue: true, Operation: a.Operation()}, nil
+}
+
+// badBody classifies a body that could not be read or shaped: a stall is a
+// timeout, anything else an answer other than the capability declares.
+func badBody(err error, status int, operation, step string) error {
+	if errors.Is(err, upstream.ErrTimeout) {
+		return &fault.Fault{Kind: fault.UpstreamTimeout, Detail: "the upstream stalled while sending its answer",
+			UpstreamStatus: status, Operation: operation, Step: step, Err: err}
+	}
+	detail := fmt.Sprintf("the upstream answered %d with a body naftiko could not read as the capability declares", status)
+	if step != "" {
+		detail = fmt.Sprintf("step %q: %s", step, detail)
+	}
+	return &fault.Fault{Kind: fault.UpstreamBadResponse, Detail: detail, UpstreamStatus: status,
+		Operation: operation, Step: step, Err: err}
+}
+
+// lookup reads what output templates name, for a call (and the results of
+// its steps, when it has any).
+func (a *Action) lookup(c *Call, results map[string]any) func(string) (any, bool) {
+	return func(name string) (any, bool) {
+		src := a.outputs[name]
+		if src == nil {
+			return nil, false
+		}
+		v := src.value(c, results)
+		return v, v != nil
+	}
+}
+
+// do computes the operation's values, records them in the call, and sends it.
+func (b *boundOp) do(ctx context.Context, c *Call, results map[string]any) (*http.Response, error) {
+	args := make(upstream.Args, len(b.args))
+	for i, src := range b.args {
+		args[i] = src.value(c, results)
+	}
+	c.record(b.op, args)
+	return b.op.Do(ctx, args)
 }

@@ -31,14 +31,10 @@ func (f *aggregateFunction) merge(own spec.Invocation) spec.Invocation {
 
 // hints derives MCP annotations from the function's semantics; hints the
 // tool states itself win.
-func (f *aggregateFunction) hints(own *spec.Hints) *spec.Hints {
+func (f *aggregateFunction) hints(h Hints) Hints {
 	sem := f.spec.Semantics
 	if sem == nil {
-		return own
-	}
-	h := &spec.Hints{}
-	if own != nil {
-		*h = *own
+		return h
 	}
 	t, fl := true, false
 	if sem.Safe != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/PaesslerAG/gval"
 
 	"github.com/naftiko/naftiko/engine/output"
-	"github.com/naftiko/naftiko/engine/template"
 	"github.com/naftiko/naftiko/engine/upstream"
 	"github.com/naftiko/naftiko/spec"
 )
@@ -29,13 +28,13 @@ type stepPlan struct {
 	name string
 	kind string // call, lookup
 	// call
-	call       *upstream.Operation
-	with       []withEntry
+	call       *boundOp
+	format     string
 	projection []projection
 	// lookup
 	index, match string
-	lookupPath   gval.Evaluable     // `$.step.field` form
-	lookupTmpl   *template.Template // template form
+	lookupPath   gval.Evaluable // `$.step.field` form
+	lookupValue  *source        // template form
 	fields       []string
 }
 
@@ -49,7 +48,7 @@ type mappingPlan struct {
 	path   gval.Evaluable
 }
 
-func (c *Capability) compileSteps(inv *spec.Invocation, as actionSpec) (*orchestration, error) {
+func (c *compiler) compileSteps(inv spec.Invocation, ops []*consumedOp, b *binder, where string) (*orchestration, error) {
 	o := &orchestration{}
 	seen := map[string]bool{}
 	for i := range inv.Steps {
@@ -63,28 +62,28 @@ func (c *Capability) compileSteps(inv *spec.Invocation, as actionSpec) (*orchest
 		}
 		switch sp.kind {
 		case "call":
-			sp.call = c.operations[st.Call]
-			if sp.call == nil {
-				return nil, fmt.Errorf("%s: step %q calls %q, which names no consumed operation", as.where, st.Name, st.Call)
+			if ops[i] == nil {
+				return nil, fmt.Errorf("%s: step %q calls %q, which names no consumed operation", where, st.Name, st.Call)
 			}
-			sp.with = compileWith(st.With, as.prefixes, c.Vars.Lookup)
-			sp.projection = c.projectionOf(st.Call)
+			sp.call = b.bind(i, ops[i].op)
+			sp.format = ops[i].op.RawFormat
+			sp.projection = ops[i].projection
 		case "lookup":
 			if !seen[st.Index] {
-				return nil, fmt.Errorf("%s: lookup step %q indexes %q, which is not an earlier step", as.where, st.Name, st.Index)
+				return nil, fmt.Errorf("%s: lookup step %q indexes %q, which is not an earlier step", where, st.Name, st.Index)
 			}
 			sp.index, sp.match, sp.fields = st.Index, st.Match, st.LookupFields
 			if strings.HasPrefix(st.LookupValue, "$") {
 				ev, err := output.CompilePath(st.LookupValue)
 				if err != nil {
-					return nil, fmt.Errorf("%s: lookup step %q: lookupValue %q: %w", as.where, st.Name, st.LookupValue, err)
+					return nil, fmt.Errorf("%s: lookup step %q: lookupValue %q: %w", where, st.Name, st.LookupValue, err)
 				}
 				sp.lookupPath = ev
 			} else {
-				sp.lookupTmpl = template.Compile(st.LookupValue, false)
+				sp.lookupValue = b.template(i, st.LookupValue)
 			}
 		default:
-			return nil, fmt.Errorf("%s: step %q has type %q: naftiko runs call and lookup steps (script steps are not supported)", as.where, st.Name, st.Type)
+			return nil, fmt.Errorf("%s: step %q has type %q: naftiko runs call and lookup steps (script steps are not supported)", where, st.Name, st.Type)
 		}
 		seen[st.Name] = true
 		o.steps = append(o.steps, sp)
@@ -92,7 +91,7 @@ func (c *Capability) compileSteps(inv *spec.Invocation, as actionSpec) (*orchest
 	for _, m := range inv.Mappings {
 		ev, err := output.CompilePath(m.Value)
 		if err != nil {
-			return nil, fmt.Errorf("%s: mapping %q: value %q: %w", as.where, m.TargetName, m.Value, err)
+			return nil, fmt.Errorf("%s: mapping %q: value %q: %w", where, m.TargetName, m.Value, err)
 		}
 		o.mappings = append(o.mappings, mappingPlan{target: strings.Split(m.TargetName, "."), path: ev})
 	}
@@ -101,80 +100,57 @@ func (c *Capability) compileSteps(inv *spec.Invocation, as actionSpec) (*orchest
 
 // projectionOf compiles a consumed operation's named outputs, which shape
 // what a step keeps of its answer.
-func (c *Capability) projectionOf(call string) []projection {
-	ns, opName, _ := strings.Cut(call, ".")
-	all := append(append([]spec.Consumes(nil), c.Doc.Consumes...), c.Doc.Capability.Consumes...)
-	for _, cs := range all {
-		if cs.Namespace != ns {
+func projectionOf(op *spec.ConsumedOperation) []projection {
+	var out []projection
+	for _, p := range op.OutputParameters {
+		src := p.Mapping
+		if src == "" && p.Value != nil {
+			src = *p.Value
+		}
+		if p.Name == "" || !strings.HasPrefix(src, "$") {
 			continue
 		}
-		for _, r := range cs.Resources {
-			for _, op := range r.Operations {
-				if op.Name != opName {
-					continue
-				}
-				var out []projection
-				for _, p := range op.OutputParameters {
-					src := p.Mapping
-					if src == "" && p.Value != nil {
-						src = *p.Value
-					}
-					if p.Name == "" || !strings.HasPrefix(src, "$") {
-						continue
-					}
-					pr := projection{name: p.Name}
-					if s := strings.TrimSpace(src); s != "$" && s != "$." {
-						pr.path, _ = output.CompilePath(s)
-					}
-					out = append(out, pr)
-				}
-				if len(out) == 1 && out[0].path == nil {
-					return nil // `result: $.` keeps the whole answer
-				}
-				return out
-			}
+		pr := projection{name: p.Name}
+		if s := strings.TrimSpace(src); s != "$" && s != "$." {
+			pr.path, _ = output.CompilePath(s)
 		}
+		out = append(out, pr)
 	}
-	return nil
+	if len(out) == 1 && out[0].path == nil {
+		return nil // `result: $.` keeps the whole answer
+	}
+	return out
 }
 
-func (o *orchestration) run(ctx context.Context, params upstream.Inputs, a *Action) (*Outcome, error) {
+func (o *orchestration) run(ctx context.Context, c *Call, a *Action) (*Outcome, error) {
 	results := map[string]any{}
 	var last any
 	lastStatus := http.StatusOK
 	for _, sp := range o.steps {
 		switch sp.kind {
 		case "call":
-			stepParams := make(upstream.Inputs, len(params)+len(results))
-			for k, v := range params {
-				stepParams[k] = v
-			}
-			for k, v := range results {
-				stepParams[k] = v
-			}
-			scratch := &Action{with: sp.with, vars: a.vars}
-			p, err := scratch.prepare(stepParams)
+			resp, err := sp.call.do(ctx, c, results)
 			if err != nil {
 				return nil, err
 			}
-			resp, err := sp.call.Do(ctx, p)
-			if err != nil {
-				return nil, err
+			operation := sp.call.op.Namespace + "." + sp.call.op.Name
+			if resp.StatusCode >= 400 {
+				// A failed step ends the orchestration with its answer, which
+				// the adapters explain as they explain any upstream failure.
+				return &Outcome{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body, Format: sp.format,
+					Operation: operation}, nil
 			}
 			lastStatus = resp.StatusCode
-			body, err := output.Decode(io.LimitReader(resp.Body, maxStepBody), sp.call.RawFormat)
+			body, err := output.Decode(io.LimitReader(resp.Body, maxStepBody), sp.format)
 			resp.Body.Close()
 			if err != nil {
-				if resp.StatusCode >= 400 {
-					return nil, &UpstreamStepError{Step: sp.name, Status: resp.StatusCode}
-				}
-				return nil, &BadUpstreamBodyError{Status: resp.StatusCode, Err: fmt.Errorf("step %q: %w", sp.name, err)}
+				return nil, badBody(err, resp.StatusCode, operation, sp.name)
 			}
 			val := sp.project(ctx, body)
 			results[sp.name] = val
 			last = val
 		case "lookup":
-			results[sp.name] = sp.lookup(ctx, results, params)
+			results[sp.name] = sp.lookup(ctx, c, results)
 		}
 	}
 	if len(o.mappings) > 0 {
@@ -193,24 +169,13 @@ func (o *orchestration) run(ctx context.Context, params upstream.Inputs, a *Acti
 		}
 	}
 	if a.Output.Kind == output.Mapped && last != nil {
-		v, err := a.Output.Apply(ctx, last, params)
+		v, err := a.Output.Apply(ctx, last, a.lookup(c, results))
 		if err != nil {
-			return nil, err
+			return nil, badBody(err, lastStatus, "", "")
 		}
 		return &Outcome{Status: lastStatus, Value: v, HasValue: true}, nil
 	}
 	return &Outcome{Status: lastStatus, Value: last, HasValue: true}, nil
-}
-
-// UpstreamStepError is an orchestration step whose upstream failed with a
-// body that could not be read.
-type UpstreamStepError struct {
-	Step   string
-	Status int
-}
-
-func (e *UpstreamStepError) Error() string {
-	return fmt.Sprintf("step %q: upstream answered %d", e.Step, e.Status)
 }
 
 func (sp *stepPlan) project(ctx context.Context, body any) any {
@@ -245,12 +210,12 @@ func (sp *stepPlan) project(ctx context.Context, body any) any {
 	return one(body)
 }
 
-func (sp *stepPlan) lookup(ctx context.Context, results map[string]any, params upstream.Inputs) any {
+func (sp *stepPlan) lookup(ctx context.Context, c *Call, results map[string]any) any {
 	var key any
 	if sp.lookupPath != nil {
 		key, _ = sp.lookupPath(ctx, results)
 	} else {
-		key, _ = sp.lookupTmpl.Expand(func(n string) (string, bool) { return params.Text(n) }, nil)
+		key = sp.lookupValue.value(c, results)
 	}
 	table := results[sp.index]
 	find := func(k any) any {

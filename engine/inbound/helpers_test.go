@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/naftiko/naftiko/engine/fault"
 )
 
 // clock is a settable time source.
@@ -100,12 +102,12 @@ func get(target string, header ...string) *http.Request {
 }
 
 // problemOf decodes an RFC 9457 body and checks its envelope.
-func problemOf(t *testing.T, w *httptest.ResponseRecorder) problem {
+func problemOf(t *testing.T, w *httptest.ResponseRecorder) fault.Problem {
 	t.Helper()
 	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
 	}
-	var p problem
+	var p fault.Problem
 	body := w.Body.Bytes()
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatalf("problem body %q: %v", body, err)
@@ -125,8 +127,8 @@ func expectRefusal(t *testing.T, w *httptest.ResponseRecorder, status int, probl
 		t.Fatalf("status = %d, want %d; WWW-Authenticate %q; body %s", w.Code, status, w.Header().Values("WWW-Authenticate"), w.Body)
 	}
 	p := problemOf(t, w)
-	if p.Type != ProblemTypePrefix+problemSlug {
-		t.Errorf("problem type = %q, want %s", p.Type, ProblemTypePrefix+problemSlug)
+	if p.Type != fault.TypePrefix+problemSlug {
+		t.Errorf("problem type = %q, want %s", p.Type, fault.TypePrefix+problemSlug)
 	}
 	if p.Detail == "" || p.Title == "" {
 		t.Errorf("problem lacks title or detail: %+v", p)

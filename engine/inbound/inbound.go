@@ -24,13 +24,13 @@ package inbound
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/naftiko/naftiko/engine/fault"
 	"github.com/naftiko/naftiko/engine/template"
 	"github.com/naftiko/naftiko/spec"
 )
@@ -38,9 +38,6 @@ import (
 // Realm is the protection space named in Basic, Digest and static Bearer
 // challenges.
 const Realm = "naftiko"
-
-// ProblemTypePrefix starts the `type` of every problem document.
-const ProblemTypePrefix = "urn:naftiko:problem:"
 
 // Options configure an Authenticator.
 type Options struct {
@@ -288,14 +285,14 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, f *failur
 	for _, c := range a.s.challenges(f) {
 		w.Header().Add("WWW-Authenticate", c)
 	}
-	slug, title := "unauthorized", "Unauthorized"
+	kind := fault.Unauthorized
 	switch f.status {
 	case http.StatusForbidden:
-		slug, title = "forbidden", "Forbidden"
+		kind = fault.Forbidden
 	case http.StatusBadRequest:
-		slug, title = "bad-request", "Bad request"
+		kind = fault.BadInput
 	case http.StatusServiceUnavailable:
-		slug, title = "authorization-server-unavailable", "Authorization server unavailable"
+		kind = fault.AuthServerUnavailable
 		w.Header().Set("Retry-After", "10")
 	}
 	// Info: refusals are routine. Authorization-server trouble behind a 503
@@ -305,23 +302,5 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, f *failur
 	if a.audit != nil {
 		a.audit(r, Event{Status: f.status, Scheme: a.s.name(), Reason: f.desc})
 	}
-	writeProblem(w, r, f.status, slug, title, f.desc)
-}
-
-type problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-}
-
-func writeProblem(w http.ResponseWriter, r *http.Request, status int, slug, title, detail string) {
-	b, _ := json.Marshal(problem{Type: ProblemTypePrefix + slug, Title: title, Status: status, Detail: detail, Instance: r.URL.Path})
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(b)
+	fault.Write(w, r, &fault.Fault{Kind: kind, Detail: f.desc}, nil)
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/naftiko/naftiko/engine/fault"
 )
 
 // WellKnownPRM is the RFC 9728 well-known suffix.
@@ -66,7 +68,7 @@ func (p *protectedResource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		h.Set("Allow", "GET, HEAD, OPTIONS")
-		writeProblem(w, r, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", "the protected resource metadata is read with GET")
+		fault.Write(w, r, fault.New(fault.MethodNotAllowed, "the protected resource metadata is read with GET"), nil)
 		return
 	}
 	h.Set("Content-Type", "application/json")

@@ -163,12 +163,22 @@ func TestHostileIDIsOnePathSegment(t *testing.T) {
 func TestArgumentErrors(t *testing.T) {
 	e := newEnv(t, 0)
 	cs := e.connect(t, "/mcp")
-	for _, args := range []map[string]any{nil, {}, {"patientId": ""}, {"patientid_typo": "x"}} {
-		res := call(t, cs, everything, args)
+	for _, c := range []struct {
+		args map[string]any
+		want string
+	}{
+		{nil, `missing required input "patientId"`},
+		{map[string]any{}, `missing required input "patientId"`},
+		{map[string]any{"patientId": ""}, `missing required input "patientId"`},
+		// An argument the tool does not take is refused, never passed on.
+		{map[string]any{"patientid_typo": "x"}, `unknown argument "patientid_typo"`},
+		{map[string]any{"patientId": "example", "PATIENTID": "victim"}, `unknown argument "PATIENTID"; did you mean "patientId"?`},
+	} {
+		res := call(t, cs, everything, c.args)
 		msg := text(t, res)
-		if !res.IsError || !strings.Contains(msg, `missing required input "patientId"`) ||
+		if !res.IsError || !strings.Contains(msg, c.want) ||
 			!strings.Contains(msg, "No upstream call was made") || !strings.Contains(msg, `"patientId" (string, required)`) {
-			t.Errorf("args %v: %v %q", args, res.IsError, msg)
+			t.Errorf("args %v: %v %q", c.args, res.IsError, msg)
 		}
 	}
 	res := call(t, cs, everything, map[string]any{"patientId": map[string]any{"a": 1}})

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
-	"github.com/naftiko/naftiko/engine/upstream"
+	"github.com/naftiko/naftiko/engine/fault"
 )
 
 // tool is one compiled engine.Tool with its precomputed MCP definition.
@@ -54,6 +53,9 @@ func inputSchema(inputs []engine.Input) json.RawMessage {
 	props := make(map[string]property, len(inputs))
 	required := []string{}
 	for _, in := range inputs {
+		if in.Constant != nil {
+			continue // fixed by the file: not the caller's to give
+		}
 		p := property{Type: schemaType(in.Type), Description: in.Description}
 		if p.Type == "array" {
 			p.Items = json.RawMessage(`{}`)
@@ -86,20 +88,18 @@ func schemaType(t string) string {
 
 func annotations(t *engine.Tool) *mcp.ToolAnnotations {
 	h := t.Hints
-	if t.Title == "" && (h == nil || (h.ReadOnly == nil && h.Destructive == nil && h.Idempotent == nil && h.OpenWorld == nil)) {
+	if t.Title == "" && h.IsZero() {
 		return nil
 	}
 	a := &mcp.ToolAnnotations{Title: t.Title}
-	if h != nil {
-		if h.ReadOnly != nil {
-			a.ReadOnlyHint = *h.ReadOnly
-		}
-		if h.Idempotent != nil {
-			a.IdempotentHint = *h.Idempotent
-		}
-		a.DestructiveHint = cloneBool(h.Destructive)
-		a.OpenWorldHint = cloneBool(h.OpenWorld)
+	if h.ReadOnly != nil {
+		a.ReadOnlyHint = *h.ReadOnly
 	}
+	if h.Idempotent != nil {
+		a.IdempotentHint = *h.Idempotent
+	}
+	a.DestructiveHint = cloneBool(h.Destructive)
+	a.OpenWorldHint = cloneBool(h.OpenWorld)
 	return a
 }
 
@@ -112,11 +112,11 @@ func cloneBool(b *bool) *bool {
 }
 
 func usage(inputs []engine.Input) string {
-	if len(inputs) == 0 {
-		return "this tool takes no arguments"
-	}
 	parts := make([]string, 0, len(inputs))
 	for _, in := range inputs {
+		if in.Constant != nil {
+			continue
+		}
 		s := fmt.Sprintf("%q (%s", in.Name, schemaType(in.Type))
 		if in.Required {
 			s += ", required"
@@ -126,6 +126,9 @@ func usage(inputs []engine.Input) string {
 			s += ": " + in.Description
 		}
 		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return "this tool takes no arguments"
 	}
 	return "this tool takes " + strings.Join(parts, "; ")
 }
@@ -137,13 +140,16 @@ func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.
 	if req != nil && req.Params != nil {
 		raw = req.Params.Arguments
 	}
-	args, err := decodeArguments(raw)
+	var call *engine.Call
 	if req != nil && req.Extra != nil {
 		if e := tl.srv.cfg.audit.FromHeader(req.Extra.Header); e != nil {
 			defer func() {
 				e.Update(func(e *audit.Entry) {
 					e.Tool, e.Operation = tl.t.Name, tl.t.Action.Operation()
-					e.Params = tl.t.Action.PathParams(upstream.Inputs(args))
+					if call != nil {
+						// What was sent, read from the call itself.
+						e.Params = call.PathParams()
+					}
 					e.Outcome = "ok"
 					if res == nil || res.IsError {
 						e.Outcome = "error"
@@ -152,31 +158,31 @@ func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.
 			}()
 		}
 	}
+	args, err := decodeArguments(raw)
 	if err != nil {
 		msg := fmt.Sprintf("Invalid arguments: %v. No upstream call was made; %s.", err, tl.usage)
 		return tl.done(start, nil, 0, tl.srv.errorResult(msg), msg, true), nil
 	}
-	if tl.t.Action == nil {
-		msg := "This tool has nothing to run (no action compiled); this is a gateway configuration problem."
-		return tl.done(start, args, 0, tl.srv.errorResult(msg), msg, false), nil
-	}
-	out, err := tl.t.Action.Invoke(ctx, upstream.Inputs(args))
-	if err != nil {
-		if ctx.Err() != nil && !isTimeout(err) {
-			// The client went away or cancelled: no one reads a result.
-			tl.srv.log.Debug("MCP tool call cancelled", "tool", tl.t.Name, "duration", time.Since(start))
-			return nil, ctx.Err()
+	call, err = tl.t.Action.Bind(&engine.Request{Arguments: args})
+	if err == nil {
+		var out *engine.Outcome
+		if out, err = tl.t.Action.Invoke(ctx, call); err == nil {
+			res, failure, err := tl.srv.result(ctx, out)
+			if err != nil {
+				tl.srv.log.Debug("MCP tool call cancelled", "tool", tl.t.Name, "duration", time.Since(start))
+				return nil, err
+			}
+			return tl.done(start, args, out.Status, res, failure, false), nil
 		}
-		var ie *upstream.InputError
-		msg := tl.describeError(err)
-		return tl.done(start, args, 0, tl.srv.errorResult(msg), msg, errors.As(err, &ie)), nil
 	}
-	res, failure, err := tl.srv.result(ctx, out)
-	if err != nil {
+	f := fault.Classify(err)
+	if f.Kind == fault.Canceled || (ctx.Err() != nil && f.Kind != fault.UpstreamTimeout) {
+		// The client went away or cancelled: no one reads a result.
 		tl.srv.log.Debug("MCP tool call cancelled", "tool", tl.t.Name, "duration", time.Since(start))
-		return nil, err
+		return nil, ctx.Err()
 	}
-	return tl.done(start, args, out.Status, res, failure, false), nil
+	msg := tl.describe(f)
+	return tl.done(start, args, 0, tl.srv.errorResult(msg), msg, f.Kind == fault.BadInput), nil
 }
 
 // done logs a finished call and returns its result.
@@ -238,46 +244,38 @@ func (s *Server) redact(text string) string {
 	return s.surface.Capability.Vars.Redact(text)
 }
 
-func isTimeout(err error) bool {
-	var ce *upstream.CallError
-	return errors.Is(err, upstream.ErrTimeout) || (errors.As(err, &ce) && ce.Timeout)
-}
-
-// describeError turns an Invoke error into a message a model can act on.
-func (tl *tool) describeError(err error) string {
-	var (
-		ie  *upstream.InputError
-		ce  *upstream.CallError
-		bad *engine.BadUpstreamBodyError
-		se  *engine.UpstreamStepError
-		ni  *engine.NotImplementedError
-	)
-	switch {
-	case errors.As(err, &ni):
-		return fmt.Sprintf("This tool is not implemented: %s. No upstream call was made.", ni.Error())
-	case errors.As(err, &ie):
-		return fmt.Sprintf("Invalid arguments: %s. No upstream call was made; %s.", ie.Msg, tl.usage)
-	case isTimeout(err):
+// describe words a fault for a model: what happened, whether its arguments
+// were the cause, and whether retrying can help. Internals (addresses, Go
+// errors) stay in the operator's log.
+func (tl *tool) describe(f *fault.Fault) string {
+	switch f.Kind {
+	case fault.NotImplemented:
+		return fmt.Sprintf("This tool is not implemented: %s. No upstream call was made.", f.Detail)
+	case fault.BadInput:
+		return fmt.Sprintf("Invalid arguments: %s. No upstream call was made; %s.", f.Detail, tl.usage)
+	case fault.UpstreamTimeout:
 		return "The upstream did not answer within the timeout, so there is no result. " +
 			"Your arguments were accepted; you may retry later."
-	case errors.As(err, &ce):
-		cause := ce.Err
-		var ue *url.Error
-		if errors.As(cause, &ue) {
-			cause = ue.Err // the URL adds nothing for the caller and may hold identifiers
+	case fault.UpstreamUnreachable:
+		return "The upstream could not be reached. This is not caused by your arguments; you may retry later."
+	case fault.UpstreamBadResponse:
+		status := ""
+		if f.UpstreamStatus != 0 {
+			status = fmt.Sprintf(" %d %s", f.UpstreamStatus, reason(f.UpstreamStatus))
 		}
-		return fmt.Sprintf("The upstream could not be reached (%v). "+
-			"This is not caused by your arguments; you may retry later.", cause)
-	case errors.As(err, &bad):
-		return fmt.Sprintf("The upstream answered %d %s with a body naftiko could not read as the capability declares: %v. "+
-			"This is an upstream or gateway configuration problem, not your arguments.",
-			bad.Status, reason(bad.Status), bad.Err)
-	case errors.As(err, &se):
-		msg := fmt.Sprintf("Step %q of this tool failed: the upstream answered %d %s.", se.Step, se.Status, reason(se.Status))
-		if advice := statusAdvice(se.Status, nil); advice != "" {
+		step := ""
+		if f.Step != "" {
+			step = fmt.Sprintf(" (step %q)", f.Step)
+		}
+		return fmt.Sprintf("The upstream answered%s%s with a body naftiko could not read as the capability declares. "+
+			"This is an upstream or gateway configuration problem, not your arguments.", status, step)
+	case fault.UpstreamCredentials, fault.UpstreamFailed, fault.UpstreamRejected:
+		msg := fmt.Sprintf("The upstream answered %d %s.", f.UpstreamStatus, reason(f.UpstreamStatus))
+		if advice := statusAdvice(f.UpstreamStatus, nil); advice != "" {
 			msg += " " + advice
 		}
 		return msg
 	}
-	return fmt.Sprintf("The call failed: %v.", err)
+	tl.srv.log.Error("MCP tool call failed", "tool", tl.t.Name, "error", tl.srv.redact(f.Error()))
+	return "The gateway failed to handle this call; this is not caused by your arguments."
 }

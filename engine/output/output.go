@@ -247,9 +247,13 @@ func plainName(s string) bool {
 	return true
 }
 
+// Lookup gives the value a `value` template names: the caller's input, or
+// what `with` makes of it.
+type Lookup func(name string) (any, bool)
+
 // Apply builds the declared result from a decoded upstream body. inputs feed
 // `value` templates.
-func (p *Plan) Apply(ctx context.Context, body any, inputs map[string]any) (any, error) {
+func (p *Plan) Apply(ctx context.Context, body any, inputs Lookup) (any, error) {
 	if p.Kind == Passthrough {
 		return body, nil
 	}
@@ -269,6 +273,38 @@ func (p *Plan) Apply(ctx context.Context, body any, inputs map[string]any) (any,
 		out[key] = v
 	}
 	return out, nil
+}
+
+// Refs lists the names the plan's `value` templates read, once each.
+func (p *Plan) Refs() []string {
+	var out []string
+	seen := map[string]bool{}
+	var visit func(n *node)
+	visit = func(n *node) {
+		if n == nil {
+			return
+		}
+		if n.value != nil {
+			for _, r := range n.value.Refs() {
+				if !seen[r] {
+					seen[r] = true
+					out = append(out, r)
+				}
+			}
+		}
+		for _, c := range n.props {
+			visit(c)
+		}
+		for _, c := range n.itemFields {
+			visit(c)
+		}
+		visit(n.items)
+		visit(n.values)
+	}
+	for _, n := range p.root {
+		visit(n)
+	}
+	return out
 }
 
 // HasMock reports whether the plan can answer without an upstream: every
@@ -295,7 +331,7 @@ func (n *node) hasValue() bool {
 }
 
 // Mock answers from the declared constants alone.
-func (p *Plan) Mock(ctx context.Context, inputs map[string]any) (any, error) {
+func (p *Plan) Mock(ctx context.Context, inputs Lookup) (any, error) {
 	if p.Kind == Passthrough && len(p.root) == 0 {
 		return map[string]any{}, nil
 	}
@@ -315,10 +351,10 @@ func (p *Plan) Mock(ctx context.Context, inputs map[string]any) (any, error) {
 	return out, nil
 }
 
-func (n *node) eval(ctx context.Context, cur any, inputs map[string]any) (any, error) {
+func (n *node) eval(ctx context.Context, cur any, inputs Lookup) (any, error) {
 	if n.value != nil {
 		s, err := n.value.Expand(func(name string) (string, bool) {
-			v, ok := inputs[name]
+			v, ok := inputs(name)
 			if !ok {
 				return "", false
 			}

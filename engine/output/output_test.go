@@ -92,7 +92,12 @@ func TestMock(t *testing.T) {
 	if !p.HasMock() {
 		t.Fatal("want HasMock")
 	}
-	got, _ := p.Mock(context.Background(), map[string]any{"who": "ann"})
+	got, _ := p.Mock(context.Background(), func(name string) (any, bool) {
+		if name == "who" {
+			return "ann", true
+		}
+		return nil, false
+	})
 	if !reflect.DeepEqual(got, map[string]any{"message": "hello ann", "count": 3.0}) {
 		t.Errorf("got %v", got)
 	}

@@ -75,17 +75,21 @@ func benchmarkPassThrough(b *testing.B, size int) {
 func BenchmarkPassThrough1KB(b *testing.B) { benchmarkPassThrough(b, 1<<10) }
 func BenchmarkPassThrough1MB(b *testing.B) { benchmarkPassThrough(b, 1<<20) }
 
-// BenchmarkRouting measures route matching and input gathering alone.
+// BenchmarkRouting measures route matching and input binding alone.
 func BenchmarkRouting(b *testing.B) {
 	h := benchHandler(b, 1<<10).(*Handler)
 	req := httptest.NewRequest(http.MethodGet, "/v1/patient/example-123/everything?x=1", nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		routes, vars := h.match(req.URL.EscapedPath())
-		if len(routes) == 0 {
+		m, ok := choose(h.match(req.URL.EscapedPath()), req.Method)
+		if !ok {
 			b.Fatal("no route")
 		}
-		if _, err := h.inputs(req, routes[0], vars); err != nil {
+		er, err := h.request(req, m.values)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.route.Action.Bind(er); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,9 +10,7 @@ package rest
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -23,7 +21,7 @@ import (
 
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
-	"github.com/naftiko/naftiko/engine/upstream"
+	"github.com/naftiko/naftiko/engine/fault"
 )
 
 // maxRequestBody bounds a caller's JSON body: inputs, not bulk data.
@@ -45,16 +43,24 @@ func New(s *engine.RestSurface, logger *slog.Logger) *Handler {
 	return &Handler{surface: s, routes: s.SortedRoutes(), logger: logger, redact: s.Capability.Vars.Redact}
 }
 
-// match finds the routes whose path matches, and the variables of the first.
-func (h *Handler) match(path string) (matched []*engine.Route, vars map[string]string) {
+// routeMatch is a route whose path matches a request, with the values of
+// its own variables.
+type routeMatch struct {
+	route  *engine.Route
+	values []string
+}
+
+// match finds the routes whose path matches, each with its variables.
+func (h *Handler) match(path string) []routeMatch {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
+	var out []routeMatch
 	for _, r := range h.routes {
 		// A last variable named `path` takes the rest of the path (forward).
 		tail := len(r.Segments) > 0 && r.Segments[len(r.Segments)-1] == "{path}"
 		if len(r.Segments) != len(segs) && !(tail && len(segs) >= len(r.Segments)) {
 			continue
 		}
-		var vs map[string]string
+		var values []string
 		ok := true
 		for i, want := range r.Segments {
 			got := segs[i]
@@ -67,10 +73,10 @@ func (h *Handler) match(path string) (matched []*engine.Route, vars map[string]s
 					ok = false
 					break
 				}
-				if vs == nil {
-					vs = make(map[string]string, len(r.Vars))
+				if values == nil {
+					values = make([]string, 0, len(r.Vars))
 				}
-				vs[want[1:len(want)-1]] = v
+				values = append(values, v)
 				continue
 			}
 			if want != got {
@@ -79,67 +85,69 @@ func (h *Handler) match(path string) (matched []*engine.Route, vars map[string]s
 			}
 		}
 		if ok {
-			if matched == nil {
-				vars = vs
-			}
-			matched = append(matched, r)
+			out = append(out, routeMatch{route: r, values: values})
 		}
 	}
-	return matched, vars
+	return out
+}
+
+// choose picks the route for a method among those whose path matched: the
+// method's own, GET for HEAD, else a forward.
+func choose(matched []routeMatch, method string) (routeMatch, bool) {
+	for _, m := range matched {
+		if m.route.Method == method {
+			return m, true
+		}
+	}
+	if method == http.MethodHead {
+		// HEAD is served wherever GET is; net/http drops the body.
+		for _, m := range matched {
+			if m.route.Method == http.MethodGet {
+				return m, true
+			}
+		}
+	}
+	for _, m := range matched {
+		if m.route.Forward != nil {
+			return m, true
+		}
+	}
+	return routeMatch{}, false
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	matched, vars := h.match(r.URL.EscapedPath())
+	matched := h.match(r.URL.EscapedPath())
 	if len(matched) == 0 {
-		h.problem(w, r, http.StatusNotFound, "not-found", "No such route", "no route matches "+r.URL.Path)
+		h.problem(w, r, fault.New(fault.NotFound, "no route matches %s", r.URL.Path))
 		return
 	}
-	var route *engine.Route
-	for _, rt := range matched {
-		if rt.Method == r.Method {
-			route = rt
-			break
-		}
-	}
-	if route == nil && r.Method == http.MethodHead {
-		// HEAD is served wherever GET is; net/http drops the body.
-		for _, rt := range matched {
-			if rt.Method == http.MethodGet {
-				route = rt
-				break
-			}
-		}
-	}
-	if route == nil {
-		for _, rt := range matched {
-			if rt.Forward != nil {
-				route = rt
-				break
-			}
-		}
-	}
-	if route == nil {
+	m, ok := choose(matched, r.Method)
+	if !ok {
 		allow := allowed(matched)
 		w.Header().Set("Allow", allow)
-		h.problem(w, r, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
-			r.Method+" is not served on "+r.URL.Path+"; allowed: "+allow)
+		h.problem(w, r, fault.New(fault.MethodNotAllowed, "%s is not served on %s; allowed: %s", r.Method, r.URL.Path, allow))
 		return
 	}
+	route := m.route
 	if route.Forward != nil {
-		h.forward(w, r, route, vars)
+		h.forward(w, r, route, m.values)
 		return
 	}
-	inputs, err := h.inputs(r, route, vars)
+	entry := audit.FromContext(r.Context())
+	entry.Update(func(e *audit.Entry) { e.Route, e.Operation = route.Path, route.Action.Operation() })
+	req, err := h.request(r, m.values)
 	if err != nil {
-		h.problem(w, r, http.StatusBadRequest, "bad-request", "Bad request", err.Error())
+		h.fail(w, r, route, err)
 		return
 	}
-	if e := audit.FromContext(r.Context()); e != nil {
-		e.Update(func(e *audit.Entry) {
-			e.Route, e.Operation, e.Params = route.Path, route.Action.Operation(), route.Action.PathParams(inputs)
-		})
+	call, err := route.Action.Bind(req)
+	if err != nil {
+		h.fail(w, r, route, err)
+		return
 	}
-	out, err := route.Action.Invoke(r.Context(), inputs)
+	out, err := route.Action.Invoke(r.Context(), call)
+	// The audit line names what was sent, read from the call itself.
+	entry.Update(func(e *audit.Entry) { e.Params = call.PathParams() })
 	if err != nil {
 		h.fail(w, r, route, err)
 		return
@@ -147,15 +155,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, r, route, out)
 }
 
-func allowed(routes []*engine.Route) string {
+func allowed(matched []routeMatch) string {
 	seen := map[string]bool{}
 	var out []string
-	for _, r := range routes {
-		if !seen[r.Method] {
-			seen[r.Method] = true
-			out = append(out, r.Method)
+	for _, m := range matched {
+		method := m.route.Method
+		if !seen[method] {
+			seen[method] = true
+			out = append(out, method)
 		}
-		if r.Method == http.MethodGet && !seen[http.MethodHead] {
+		if method == http.MethodGet && !seen[http.MethodHead] {
 			seen[http.MethodHead] = true
 			out = append(out, http.MethodHead)
 		}
@@ -163,113 +172,65 @@ func allowed(routes []*engine.Route) string {
 	return strings.Join(out, ", ")
 }
 
-// inputs gathers the caller's values: route variables, then query
-// parameters, then fields of a JSON object body; declared header and cookie
-// inputs by name.
-func (h *Handler) inputs(r *http.Request, route *engine.Route, vars map[string]string) (upstream.Inputs, error) {
-	in := make(upstream.Inputs, len(vars)+4)
-	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if ct == "" || isJSONType(ct) {
-			var body any
-			dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
-			if err := dec.Decode(&body); err != nil && err != io.EOF {
-				return nil, errors.New("request body is not valid JSON: " + err.Error())
-			}
-			if m, ok := body.(map[string]any); ok {
-				for k, v := range m {
-					in[k] = v
-				}
-			}
-			// The input `body` is the whole JSON body, unless the body has a
-			// field of that name (`with: {body: rest.body}` in real files).
-			if _, field := in["body"]; !field && body != nil {
-				in["body"] = body
-			}
-		} else if ct == "application/x-www-form-urlencoded" {
-			if err := r.ParseForm(); err != nil {
-				return nil, errors.New("request body is not a valid form: " + err.Error())
-			}
-			for k, v := range r.PostForm {
-				in[k] = v[0]
-			}
-		}
+// request reads what a caller sent by place: the route's variables, the
+// query string, headers and cookies, and a JSON or form body.
+func (h *Handler) request(r *http.Request, values []string) (*engine.Request, error) {
+	req := &engine.Request{RouteValues: values, Query: r.URL.Query(), Header: r.Header, Cookies: r.Cookies()}
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return req, nil
 	}
-	for k, vs := range r.URL.Query() {
-		if len(vs) == 1 {
-			in[k] = vs[0]
-			continue
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case ct == "" || isJSONType(ct):
+		var body any
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&body); err != nil && err != io.EOF {
+			return nil, fault.Wrap(fault.BadInput, err, "the request body is not valid JSON")
 		}
-		arr := make([]any, len(vs))
-		for i, v := range vs {
-			arr[i] = v
+		req.Body = body
+	case ct == "application/x-www-form-urlencoded":
+		if err := r.ParseForm(); err != nil {
+			return nil, fault.Wrap(fault.BadInput, err, "the request body is not a valid form")
 		}
-		in[k] = arr
+		req.Form = r.PostForm
 	}
-	for _, inp := range route.Action.Inputs {
-		switch inp.In {
-		case "header":
-			if v := r.Header.Get(inp.Name); v != "" {
-				in[inp.Name] = v
-			}
-		case "cookie":
-			if c, err := r.Cookie(inp.Name); err == nil {
-				in[inp.Name] = c.Value
-			}
-		}
-	}
-	for k, v := range vars {
-		in[k] = v
-	}
-	return in, nil
+	return req, nil
 }
 
-// fail turns an action error into a problem answer.
+// fail answers an error as a problem document, logging what the operator
+// needs (redacted) and telling the caller only the fault's detail.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, route *engine.Route, err error) {
-	var (
-		inErr   *upstream.InputError
-		callErr *upstream.CallError
-		bodyErr *engine.BadUpstreamBodyError
-		stepErr *engine.UpstreamStepError
-		notImpl *engine.NotImplementedError
-	)
+	f := fault.Classify(err)
 	switch {
-	case errors.As(err, &notImpl):
-		h.problem(w, r, http.StatusNotImplemented, "not-implemented", "Not implemented", notImpl.Error())
-	case errors.As(err, &inErr):
-		h.problem(w, r, http.StatusBadRequest, "bad-request", "Bad request", inErr.Msg)
-	case errors.As(err, &callErr) && callErr.Timeout:
-		h.logger.Warn("upstream timeout", "route", route.Path, "operation", callErr.Namespace+"."+callErr.Operation)
-		h.problem(w, r, http.StatusGatewayTimeout, "upstream-timeout", "Upstream timeout",
-			"the upstream did not answer in time")
-	case errors.As(err, &callErr):
-		h.logger.Warn("upstream unreachable", "route", route.Path, "error", h.redact(callErr.Err.Error()))
-		h.problem(w, r, http.StatusBadGateway, "upstream-unreachable", "Upstream unreachable",
-			"the upstream could not be reached")
-	case errors.As(err, &bodyErr), errors.As(err, &stepErr):
-		h.logger.Warn("unreadable upstream answer", "route", route.Path, "error", h.redact(err.Error()))
-		h.problem(w, r, http.StatusBadGateway, "upstream-bad-response", "Bad upstream response", h.redact(err.Error()))
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		// The caller went away; nobody is left to answer.
-	default:
+	case f.Kind == fault.Canceled || (r.Context().Err() != nil && !fault.Of(err, fault.UpstreamTimeout)):
+		return // the caller went away; nobody is left to answer
+	case f.Kind == fault.BadInput:
+		h.logger.Debug("request refused: bad input", "route", route.Path, "detail", h.redact(f.Detail))
+	case f.Kind == fault.Internal:
 		h.logger.Error("request failed", "route", route.Path, "error", h.redact(err.Error()))
-		h.problem(w, r, http.StatusInternalServerError, "internal", "Internal error", "the gateway failed to handle the request")
+	default:
+		attrs := []any{"route", route.Path, "problem", f.Kind.Slug()}
+		if f.Operation != "" {
+			attrs = append(attrs, "operation", f.Operation)
+		}
+		if f.Err != nil {
+			attrs = append(attrs, "error", h.redact(f.Err.Error()))
+		}
+		h.logger.Warn("upstream call failed", attrs...)
 	}
+	h.problem(w, r, f)
 }
 
 // respond writes an action's outcome.
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, route *engine.Route, out *engine.Outcome) {
-	if out.Body == nil {
-		if out.Status >= 500 || out.Status == http.StatusUnauthorized {
-			h.upstreamFailed(w, r, route, out.Status)
-			return
-		}
-		h.writeJSON(w, out.Status, out.Value)
+	if out.Body != nil {
+		defer out.Body.Close()
+	}
+	if out.Status >= 500 || out.Status == http.StatusUnauthorized {
+		h.upstreamFailed(w, r, route, out)
 		return
 	}
-	defer out.Body.Close()
-	if out.Status >= 500 || out.Status == http.StatusUnauthorized {
-		h.upstreamFailed(w, r, route, out.Status)
+	if out.Body == nil {
+		h.writeJSON(w, r, out.Status, out.Value)
 		return
 	}
 	br := bufioPool.Get().(*bufio.Reader)
@@ -284,12 +245,11 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, route *engine.
 		if !(isJSONType(ct) || ct == "") || !startsJSON(first) {
 			if out.Status < 400 {
 				h.logger.Warn("upstream answered with non-JSON", "route", route.Path, "status", out.Status, "content-type", ct)
-				h.problem(w, r, http.StatusBadGateway, "upstream-bad-response", "Bad upstream response",
-					"the upstream answered "+http.StatusText(out.Status)+" with a body that is not JSON")
+				h.problem(w, r, &fault.Fault{Kind: fault.UpstreamBadResponse, UpstreamStatus: out.Status, Operation: out.Operation,
+					Detail: "the upstream answered " + http.StatusText(out.Status) + " with a body that is not JSON"})
 				return
 			}
-			h.problem(w, r, out.Status, "upstream-error", http.StatusText(out.Status),
-				"the upstream answered "+http.StatusText(out.Status))
+			h.problem(w, r, fault.FromUpstream(out.Status, out.Header, out.Operation))
 			return
 		}
 	}
@@ -309,16 +269,12 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, route *engine.
 	}
 }
 
-func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, route *engine.Route, status int) {
-	if status == http.StatusUnauthorized {
-		h.logger.Warn("upstream refused the gateway's credentials", "route", route.Path)
-		h.problem(w, r, http.StatusBadGateway, "upstream-credentials-refused", "Upstream refused credentials",
-			"the upstream refused the gateway's credentials (401); check the capability's consumes authentication")
-		return
-	}
-	h.logger.Warn("upstream failed", "route", route.Path, "status", status)
-	h.problem(w, r, http.StatusBadGateway, "upstream-failed", "Upstream failure",
-		"the upstream answered "+http.StatusText(status))
+// upstreamFailed answers an upstream 401 or 5xx: the caller gets the
+// classification, never the upstream's body.
+func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, route *engine.Route, out *engine.Outcome) {
+	f := fault.FromUpstream(out.Status, out.Header, out.Operation)
+	h.logger.Warn("upstream call failed", "route", route.Path, "problem", f.Kind.Slug(), "status", out.Status, "operation", out.Operation)
+	h.problem(w, r, f)
 }
 
 // writerOnly hides ReadFrom so io.CopyBuffer uses our pooled buffer.
@@ -376,10 +332,10 @@ func copyHeaders(dst, src http.Header) {
 	}
 }
 
-func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
+func (h *Handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		h.problem(w, nil, http.StatusInternalServerError, "internal", "Internal error", "the result could not be encoded")
+		h.problem(w, r, fault.Wrap(fault.Internal, err, "the result could not be encoded"))
 		return
 	}
 	if status == 0 {
@@ -390,42 +346,18 @@ func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-// Problem is an RFC 9457 problem document.
-type Problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-}
-
-// ProblemTypePrefix starts every problem type naftiko emits; the rest is a
-// stable slug clients can switch on.
-const ProblemTypePrefix = "urn:naftiko:problem:"
-
-func (h *Handler) problem(w http.ResponseWriter, r *http.Request, status int, slug, title, detail string) {
-	WriteProblem(w, r, status, slug, title, h.redact(detail))
-}
-
-// WriteProblem writes a problem document.
-func WriteProblem(w http.ResponseWriter, r *http.Request, status int, slug, title, detail string) {
-	p := Problem{Type: ProblemTypePrefix + slug, Title: title, Status: status, Detail: detail}
-	if r != nil {
-		p.Instance = r.URL.Path
-	}
-	b, _ := json.Marshal(p)
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write(b)
+func (h *Handler) problem(w http.ResponseWriter, r *http.Request, f *fault.Fault) {
+	fault.Write(w, r, f, h.redact)
 }
 
 // forward proxies a `forward` resource: the route's `path` variable (or
 // the rest of the path) is appended to the target namespace's base URL.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *engine.Route, vars map[string]string) {
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *engine.Route, values []string) {
 	sub := ""
-	if v, ok := vars["path"]; ok {
-		sub = (&url.URL{Path: v}).EscapedPath()
+	for i, name := range route.Vars {
+		if name == "path" && i < len(values) {
+			sub = (&url.URL{Path: values[i]}).EscapedPath()
+		}
 	}
 	header := http.Header{}
 	for _, name := range route.Forward.TrustedHeaders {
@@ -445,5 +377,6 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *engine.
 		h.fail(w, r, route, err)
 		return
 	}
-	h.respond(w, r, route, &engine.Outcome{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body})
+	h.respond(w, r, route, &engine.Outcome{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body,
+		Operation: route.Forward.Client.Namespace + ".forward"})
 }

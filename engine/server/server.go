@@ -151,7 +151,7 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 		for _, m := range mcpBlocks {
 			ns = append(ns, m.Namespace)
 		}
-		return fmt.Errorf("%s: exposes blocks %s all listen on %s: give each its own port (or --listen)", c.Doc.Path, strings.Join(ns, ", "), l.addr)
+		return fmt.Errorf("%s: exposes blocks %s all listen on %s: give each its own port (or --listen)", c.Path, strings.Join(ns, ", "), l.addr)
 	}
 	root := prefix + "/"
 	for _, r := range restBlocks {
@@ -184,7 +184,7 @@ func (l *listener) guard(c *engine.Capability, ns, surface string, a *spec.Authe
 		if !isLoopback(l.addr) && !opts.AllowUnauthenticated {
 			return nil, fmt.Errorf("%s: exposes block %q listens on %s without authentication, so anyone who can reach that address gets the data; "+
 				"declare `authentication` on the block, bind a loopback address (`address: 127.0.0.1`, or --listen %s=127.0.0.1:PORT), "+
-				"or pass --allow-unauthenticated to accept the risk", c.Doc.Path, ns, l.addr, ns)
+				"or pass --allow-unauthenticated to accept the risk", c.Path, ns, l.addr, ns)
 		}
 	}
 	resolve := func(name string) (string, bool) {
@@ -212,7 +212,7 @@ func (l *listener) guard(c *engine.Capability, ns, surface string, a *spec.Authe
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: exposes block %q: %w", c.Doc.Path, ns, err)
+		return nil, fmt.Errorf("%s: exposes block %q: %w", c.Path, ns, err)
 	}
 	if auth != nil && surface == "mcp" {
 		// MCP clients look for the metadata at the root of the origin,

@@ -25,6 +25,7 @@ type part struct {
 	literal string
 	ref     string // placeholder name; "" for a literal part
 	double  bool
+	slot    int // where ExpandSlots finds the value; -1 when it has none
 }
 
 // Compile parses s. With singles, `{name}` is a placeholder too (consumed
@@ -36,7 +37,7 @@ func Compile(s string, singles bool) *Template {
 		if p.Start > last {
 			t.parts = append(t.parts, part{literal: s[last:p.Start]})
 		}
-		t.parts = append(t.parts, part{ref: p.Name, double: p.Double})
+		t.parts = append(t.parts, part{ref: p.Name, double: p.Double, slot: -1})
 		last = p.End
 	}
 	if last < len(s) {
@@ -113,6 +114,56 @@ func (t *Template) Rename(rename func(name string) (string, bool)) *Template {
 	return out
 }
 
+// Slots returns a copy whose placeholders carry the number slot gives
+// their name (-1: none), so that a request finds each value by position
+// with ExpandSlots instead of by name.
+func (t *Template) Slots(slot func(name string) int) *Template {
+	out := &Template{source: t.source, parts: append([]part(nil), t.parts...)}
+	for i, p := range out.parts {
+		if p.ref != "" {
+			out.parts[i].slot = slot(p.ref)
+		}
+	}
+	return out
+}
+
+// SingleSlot reports the slot of a template that is exactly one
+// placeholder, so a caller can substitute the typed value.
+func (t *Template) SingleSlot() (int, bool) {
+	if len(t.parts) == 1 && t.parts[0].ref != "" && t.parts[0].slot >= 0 {
+		return t.parts[0].slot, true
+	}
+	return -1, false
+}
+
+// ExpandSlots renders the template with the values of its slots, escaping
+// each substituted value. A placeholder without a slot, or whose slot has no
+// value, is an UnresolvedError.
+func (t *Template) ExpandSlots(value func(slot int) (string, bool), escape Escaper) (string, error) {
+	if len(t.parts) == 1 && t.parts[0].ref == "" {
+		return t.parts[0].literal, nil
+	}
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.ref == "" {
+			b.WriteString(p.literal)
+			continue
+		}
+		v, ok := "", false
+		if p.slot >= 0 {
+			v, ok = value(p.slot)
+		}
+		if !ok {
+			return "", &UnresolvedError{Name: p.ref, Template: t.source}
+		}
+		if escape != nil {
+			v = escape(v)
+		}
+		b.WriteString(v)
+	}
+	return b.String(), nil
+}
+
 // Lookup finds the value of a placeholder at request time.
 type Lookup func(name string) (string, bool)
 
@@ -164,7 +215,3 @@ func PathSegment(v string) string {
 
 // Query escapes a query-string component.
 func Query(v string) string { return url.QueryEscape(v) }
-
-// Verbatim substitutes values unchanged (request bodies, where the body's
-// own encoder escapes).
-func Verbatim(v string) string { return v }

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/naftiko/naftiko/engine/fault"
 	"github.com/naftiko/naftiko/engine/template"
 	"github.com/naftiko/naftiko/spec"
 )
@@ -160,29 +160,14 @@ func screamingSnake(s string) string {
 // ScreamingSnake is exported for start-up code resolving server variables.
 func ScreamingSnake(s string) string { return screamingSnake(s) }
 
-// ErrTimeout reports that the upstream did not answer within the timeout.
-var ErrTimeout = errors.New("upstream timed out")
-
-// CallError is a failure to get an answer from the upstream at all.
-type CallError struct {
-	Namespace, Operation string
-	Timeout              bool
-	Err                  error
-}
-
-func (e *CallError) Error() string {
-	if e.Timeout {
-		return fmt.Sprintf("%s.%s: upstream did not answer in time", e.Namespace, e.Operation)
-	}
-	return fmt.Sprintf("%s.%s: upstream unreachable: %v", e.Namespace, e.Operation, e.Err)
-}
-
-func (e *CallError) Unwrap() error { return e.Err }
+// ErrTimeout is the read error of a body whose upstream stalled for longer
+// than the timeout.
+var ErrTimeout = &fault.Fault{Kind: fault.UpstreamTimeout, Detail: "the upstream stalled while sending its answer"}
 
 // Do performs the operation. The response body streams; closing it releases
 // the call. The timeout covers the wait for headers and every stall of the
 // body, not the whole transfer, so a large body that keeps flowing is fine.
-func (o *Operation) Do(ctx context.Context, in Inputs) (*http.Response, error) {
+func (o *Operation) Do(ctx context.Context, in Args) (*http.Response, error) {
 	return o.client.doWatched(ctx, o.Name, func(ctx context.Context) (*http.Request, error) {
 		return o.NewRequest(ctx, in)
 	})
@@ -210,7 +195,7 @@ func (c *Client) Forward(ctx context.Context, method, escapedSubpath, rawQuery s
 		}
 		req, err := http.NewRequestWithContext(ctx, method, u, body)
 		if err != nil {
-			return nil, &InputError{Msg: "cannot forward this request: " + err.Error()}
+			return nil, fault.Wrap(fault.BadInput, err, "this request cannot be forwarded")
 		}
 		req.Header = header
 		req.Header.Set("User-Agent", userAgent)
@@ -242,7 +227,12 @@ func (c *Client) doWatched(ctx context.Context, opName string, build func(contex
 		if callerGone {
 			return nil, context.Cause(ctx) // the caller went away
 		}
-		return nil, &CallError{Namespace: c.Namespace, Operation: opName, Timeout: timedOut, Err: err}
+		if timedOut {
+			return nil, &fault.Fault{Kind: fault.UpstreamTimeout, Detail: "the upstream did not answer in time",
+				Operation: c.Namespace + "." + opName, Err: err}
+		}
+		return nil, &fault.Fault{Kind: fault.UpstreamUnreachable, Detail: "the upstream could not be reached",
+			Operation: c.Namespace + "." + opName, Err: err}
 	}
 	wd.timer.Reset(c.timeout)
 	resp.Body = &watchedBody{ReadCloser: resp.Body, wd: wd, timeout: c.timeout}

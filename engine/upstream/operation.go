@@ -14,27 +14,21 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 
+	"github.com/naftiko/naftiko/engine/fault"
 	"github.com/naftiko/naftiko/engine/template"
 	"github.com/naftiko/naftiko/spec"
 )
 
-// Param describes one parameter of a consumed operation, for callers that
-// infer their own inputs from it.
-type Param struct {
-	Name        string
-	In          string // path, query, header, cookie, body
-	Type        string
-	Description string
-	Required    bool
-	HasValue    bool // fed by its own `value`, not by callers
-}
+// Args are the values of one call, by position in [Operation.Args]. A nil
+// value is one the caller did not give.
+type Args []any
 
 type param struct {
-	Param
-	value   *template.Template // nil: taken from inputs by name
+	spec.SignatureParam
+	arg     int                // position in Args of a fed parameter; -1 when it has a value
+	value   *template.Template // its own `value`, its placeholders numbered by argument
 	joinCSV bool               // arrays comma-joined instead of repeated
 }
 
@@ -44,17 +38,20 @@ type Operation struct {
 	Name      string
 	Method    string
 	RawFormat string // json, xml, csv, tsv, psv, yaml
-	Params    []Param
-	// BodyRefs are the per-call placeholders of the body template: inputs
-	// a caller must give although no parameter declares them.
-	BodyRefs []string
 
 	client    *Client
+	args      []string           // per-call names, in Args order
 	path      *template.Template // appended to the client's base URL
+	pathArgs  []pathArg          // the path parameters, for audit trails
 	pathQuery []queryPart        // a query string written inside the path
 	params    []param
 	body      *bodyTemplate
 	accept    string
+}
+
+type pathArg struct {
+	name string
+	arg  int
 }
 
 type queryPart struct {
@@ -66,15 +63,17 @@ type queryPart struct {
 // templates. It reports found=false for names left to per-call inputs.
 type StaticResolver func(name string) (string, bool)
 
-// CompileOperation builds the call template of op on client c. res holds the
-// consumed resource (its path and resource-level parameters).
-func CompileOperation(c *Client, res *spec.ConsumedResource, op *spec.ConsumedOperation, static StaticResolver) (*Operation, error) {
+// CompileOperation builds the call template of the operation sig describes
+// on client c; body is the operation's `body`, if any. static must report
+// exactly the names sig's scope treats as variables.
+func CompileOperation(c *Client, sig *spec.Signature, body *spec.RequestBody, method, rawFormat string, static StaticResolver) (*Operation, error) {
 	o := &Operation{
 		Namespace: c.Namespace,
-		Name:      op.Name,
-		Method:    strings.ToUpper(op.Method),
-		RawFormat: strings.ToLower(op.OutputRawFormat),
+		Name:      sig.Operation,
+		Method:    strings.ToUpper(method),
+		RawFormat: strings.ToLower(rawFormat),
 		client:    c,
+		args:      sig.Refs(),
 	}
 	if o.Method == "" {
 		o.Method = http.MethodGet
@@ -83,20 +82,31 @@ func CompileOperation(c *Client, res *spec.ConsumedResource, op *spec.ConsumedOp
 		o.RawFormat = "json"
 	}
 	o.accept = acceptFor(o.RawFormat)
+	index := make(map[string]int, len(o.args))
+	for i, n := range o.args {
+		index[n] = i
+	}
+	slot := func(name string) int {
+		if i, ok := index[name]; ok {
+			return i
+		}
+		return -1
+	}
+	// compile renames prefixed inputs, folds start-up values in and numbers
+	// what is left by argument.
+	compile := func(s string, singles bool) *template.Template {
+		t := template.Compile(s, singles)
+		if c.alias != nil {
+			t = t.Rename(c.alias)
+		}
+		return t.Bind(static).Slots(slot)
+	}
 
-	rawPath := spec.JoinPath(res.Path, op.Path)
+	rawPath := sig.Path
 	if rawPath != "" && !strings.HasPrefix(rawPath, "/") && !strings.HasPrefix(rawPath, "?") {
 		rawPath = "/" + rawPath // `path: api/users` is relative to the baseUri (validate warns)
 	}
 	pathOnly, query, _ := strings.Cut(rawPath, "?")
-	// compile folds start-up values in and renames prefixed inputs.
-	compile := func(s string, singles bool) *template.Template {
-		t := template.Compile(s, singles).Bind(static)
-		if c.alias != nil {
-			t = t.Rename(c.alias)
-		}
-		return t
-	}
 	o.path = compile(pathOnly, true)
 	if query != "" {
 		for _, kv := range strings.Split(query, "&") {
@@ -107,111 +117,71 @@ func CompileOperation(c *Client, res *spec.ConsumedResource, op *spec.ConsumedOp
 			o.pathQuery = append(o.pathQuery, queryPart{name: k, value: compile(v, true)})
 		}
 	}
-
-	// Later declarations of the same name+in override earlier ones:
-	// consumes-level, then resource-level, then operation-level.
-	var decl []spec.ConsumedParam
-	decl = append(decl, c.params...)
-	decl = append(decl, res.InputParameters...)
-	decl = append(decl, op.InputParameters...)
-	seen := map[string]int{}
-	for _, p := range decl {
-		in := strings.ToLower(p.In)
-		if in == "" {
-			in = "query"
-		}
-		cp := param{Param: Param{Name: p.Name, In: in, Type: p.Type, Description: p.Description,
-			Required: in == "path" || (p.Required != nil && *p.Required)}}
+	for _, p := range sig.Params {
+		cp := param{SignatureParam: p, arg: -1}
 		if p.Value != "" {
 			cp.value = compile(p.Value, false)
-			cp.HasValue = true
+		} else {
+			cp.arg = slot(p.Name)
 		}
 		cp.joinCSV = p.Style == "comma" || p.Style == "simple" || (p.Explode != nil && !*p.Explode)
-		if i, ok := seen[in+"\x00"+p.Name]; ok {
-			o.params[i] = cp
-			continue
-		}
-		seen[in+"\x00"+p.Name] = len(o.params)
 		o.params = append(o.params, cp)
-	}
-	// Path placeholders nobody declared are parameters too.
-	for _, ref := range o.path.Refs() {
-		if _, ok := seen["path\x00"+ref]; !ok {
-			seen["path\x00"+ref] = len(o.params)
-			o.params = append(o.params, param{Param: Param{Name: ref, In: "path", Type: "string", Required: true}})
+		if p.In == "path" && cp.arg >= 0 {
+			o.pathArgs = append(o.pathArgs, pathArg{name: p.Name, arg: cp.arg})
 		}
 	}
-	// `body: {type: json}` with no data: the caller gives the payload.
-	if b := op.Body; b != nil && !b.IsRaw && b.Data == nil && (b.Type == "" || strings.EqualFold(b.Type, "json")) {
-		if _, given := seen["body\x00body"]; !given && !o.hasBodyParams() {
-			o.params = append(o.params, param{Param: Param{Name: "body", In: "body", Type: "object",
-				Description: fmt.Sprintf("JSON request body of %s.%s", c.Namespace, op.Name)}})
-		}
-	}
-	for _, p := range o.params {
-		o.Params = append(o.Params, p.Param)
-	}
-
-	if op.Body != nil {
-		b, err := compileBody(op.Body, compile)
+	if body != nil {
+		b, err := compileBody(body, compile)
 		if err != nil {
-			return nil, fmt.Errorf("operation %s.%s: body: %w", c.Namespace, op.Name, err)
+			return nil, fmt.Errorf("operation %s.%s: body: %w", c.Namespace, sig.Operation, err)
 		}
 		o.body = b
-		o.BodyRefs = b.refs()
 	}
 	return o, nil
 }
 
-func (o *Operation) hasBodyParams() bool {
-	for _, p := range o.params {
-		if p.In == "body" {
-			return true
-		}
+// Args lists the per-call names the operation reads, in the order of the
+// values [Operation.Do] takes.
+func (o *Operation) Args() []string { return o.args }
+
+// ArgsOf places named values (exact names) in an Args, for callers that
+// hold values by name.
+func (o *Operation) ArgsOf(named map[string]any) Args {
+	args := make(Args, len(o.args))
+	for i, n := range o.args {
+		args[i] = named[n]
 	}
-	return false
+	return args
 }
 
-// refs lists the per-call placeholders of a body, in order, once each.
-func (b *bodyTemplate) refs() []string {
-	var out []string
-	seen := map[string]bool{}
-	add := func(t *template.Template) {
-		for _, r := range t.Refs() {
-			if !seen[r] {
-				seen[r] = true
-				out = append(out, r)
+// PathValues are the values args give the operation's path parameters, by
+// parameter name: what an audit trail records of a call (a patient id).
+func (o *Operation) PathValues(args Args) map[string]string {
+	var out map[string]string
+	for _, p := range o.pathArgs {
+		if v := args.at(p.arg); v != nil {
+			if out == nil {
+				out = make(map[string]string, len(o.pathArgs))
 			}
+			out[p.name] = ToText(v)
 		}
 	}
-	if b.text != nil {
-		add(b.text)
-	}
-	for _, p := range b.parts {
-		add(p.value)
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case compiledString:
-			add(t.t)
-		case map[string]any:
-			keys := make([]string, 0, len(t))
-			for k := range t {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				walk(t[k])
-			}
-		case []any:
-			for _, e := range t {
-				walk(e)
-			}
-		}
-	}
-	walk(b.tree)
 	return out
+}
+
+func (a Args) at(i int) any {
+	if i < 0 || i >= len(a) {
+		return nil
+	}
+	return a[i]
+}
+
+func (a Args) text(i int) (string, bool) {
+	v := a.at(i)
+	if v == nil {
+		return "", false
+	}
+	return ToText(v), true
 }
 
 func acceptFor(format string) string {
@@ -231,26 +201,20 @@ func acceptFor(format string) string {
 	}
 }
 
-// InputError is a problem with the caller's inputs: a required value is
-// missing or a value cannot be placed. It maps to 400 / an MCP tool error.
-type InputError struct{ Msg string }
-
-func (e *InputError) Error() string { return e.Msg }
-
-func (o *Operation) lookup(in Inputs) template.Lookup {
-	return func(name string) (string, bool) { return in.Text(name) }
-}
+// badInput is a problem with the caller's inputs: a required value is
+// missing or cannot be placed. No upstream call is made.
+func badInput(format string, args ...any) error { return fault.New(fault.BadInput, format, args...) }
 
 // NewRequest builds the upstream request for inputs. Authentication is
 // applied by Do, which owns retries such as digest challenges.
-func (o *Operation) NewRequest(ctx context.Context, in Inputs) (*http.Request, error) {
-	path, err := o.path.Expand(o.lookup(in), template.PathSegment)
+func (o *Operation) NewRequest(ctx context.Context, in Args) (*http.Request, error) {
+	path, err := o.path.ExpandSlots(in.text, template.PathSegment)
 	if err != nil {
 		return nil, missingInput(err)
 	}
 	var q []string
 	for _, p := range o.pathQuery {
-		v, err := p.value.Expand(o.lookup(in), template.Query)
+		v, err := p.value.ExpandSlots(in.text, template.Query)
 		if err != nil {
 			return nil, missingInput(err)
 		}
@@ -271,7 +235,7 @@ func (o *Operation) NewRequest(ctx context.Context, in Inputs) (*http.Request, e
 		}
 		if !ok {
 			if p.Required && p.In != "path" {
-				return nil, &InputError{Msg: fmt.Sprintf("missing required %s parameter %q", p.In, p.Name)}
+				return nil, badInput("missing required %s parameter %q", p.In, p.Name)
 			}
 			continue
 		}
@@ -343,28 +307,25 @@ func (o *Operation) NewRequest(ctx context.Context, in Inputs) (*http.Request, e
 func missingInput(err error) error {
 	var ue *template.UnresolvedError
 	if errors.As(err, &ue) {
-		return &InputError{Msg: fmt.Sprintf("missing required parameter %q", ue.Name)}
+		return badInput("missing required parameter %q", ue.Name)
 	}
 	return err
 }
 
-func (o *Operation) paramValue(p param, in Inputs) (any, bool, error) {
+func (o *Operation) paramValue(p param, in Args) (any, bool, error) {
 	if p.value != nil {
-		if name, ok := p.value.IsSingleRef(); ok {
-			v, found := in.Get(name)
-			return v, found, nil
+		if i, ok := p.value.SingleSlot(); ok {
+			v := in.at(i)
+			return v, v != nil, nil
 		}
-		s, err := p.value.Expand(o.lookup(in), nil)
+		s, err := p.value.ExpandSlots(in.text, nil)
 		if err != nil {
 			return nil, false, nil // an optional parameter whose source was not given
 		}
 		return s, true, nil
 	}
-	v, ok := in.Get(p.Name)
-	if !ok || v == nil {
-		return nil, false, nil
-	}
-	return v, true, nil
+	v := in.at(p.arg)
+	return v, v != nil, nil
 }
 
 func encodeQuery(p param, v any) []string {
@@ -463,17 +424,17 @@ func compileTree(v any, compile func(string, bool) *template.Template) any {
 
 // renderTree substitutes inputs into a body tree. A string that is exactly
 // one placeholder takes the input's JSON type.
-func renderTree(v any, in Inputs) (any, error) {
+func renderTree(v any, in Args) (any, error) {
 	switch t := v.(type) {
 	case compiledString:
-		if name, ok := t.t.IsSingleRef(); ok {
-			val, found := in.Get(name)
-			if !found {
-				return nil, &InputError{Msg: fmt.Sprintf("missing required parameter %q", name)}
+		if i, ok := t.t.SingleSlot(); ok {
+			val := in.at(i)
+			if val == nil {
+				return nil, badInput("missing required parameter %q", t.t.Refs()[0])
 			}
 			return val, nil
 		}
-		s, err := t.t.Expand(func(n string) (string, bool) { return in.Text(n) }, nil)
+		s, err := t.t.ExpandSlots(in.text, nil)
 		if err != nil {
 			return nil, missingInput(err)
 		}
@@ -526,7 +487,7 @@ func bodyPayload(whole any, fields map[string]any) any {
 	return out
 }
 
-func (b *bodyTemplate) render(in Inputs, payload any) ([]byte, string, error) {
+func (b *bodyTemplate) render(in Args, payload any) ([]byte, string, error) {
 	fields, _ := payload.(map[string]any)
 	switch b.kind {
 	case "json":
@@ -551,7 +512,7 @@ func (b *bodyTemplate) render(in Inputs, payload any) ([]byte, string, error) {
 		enc, err := json.Marshal(data)
 		return enc, b.contentType, err
 	case "text", "raw":
-		s, err := b.text.Expand(func(n string) (string, bool) { return in.Text(n) }, nil)
+		s, err := b.text.ExpandSlots(in.text, nil)
 		if err != nil {
 			return nil, "", missingInput(err)
 		}
@@ -575,7 +536,7 @@ func (b *bodyTemplate) render(in Inputs, payload any) ([]byte, string, error) {
 		var buf bytes.Buffer
 		w := multipart.NewWriter(&buf)
 		for _, p := range b.parts {
-			s, err := p.value.Expand(func(n string) (string, bool) { return in.Text(n) }, nil)
+			s, err := p.value.ExpandSlots(in.text, nil)
 			if err != nil {
 				return nil, "", missingInput(err)
 			}

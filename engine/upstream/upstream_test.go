@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/naftiko/naftiko/engine/fault"
 	"github.com/naftiko/naftiko/spec"
 )
 
@@ -41,12 +42,27 @@ func compileOne(t *testing.T, yamlDoc, base string, timeout time.Duration) *Oper
 	if err != nil {
 		t.Fatal(err)
 	}
-	op, err := CompileOperation(cl, &cs.Resources[0], &cs.Resources[0].Operations[0], static)
+	return compileFirst(t, cl, cs, static, nil)
+}
+
+// compileFirst compiles the first operation of cs, reading it as the engine
+// does (static names are variables; alias renames prefixed inputs).
+func compileFirst(t *testing.T, cl *Client, cs *spec.Consumes, static StaticResolver, alias func(string) (string, bool)) *Operation {
+	t.Helper()
+	if static == nil {
+		static = func(string) (string, bool) { return "", false }
+	}
+	scope := spec.Scope{Alias: alias, IsVariable: func(n string) bool { _, ok := static(n); return ok }}
+	res, op := &cs.Resources[0], &cs.Resources[0].Operations[0]
+	compiled, err := CompileOperation(cl, scope.Signature(cs, res, op), op.Body, op.Method, op.OutputRawFormat, static)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return op
+	return compiled
 }
+
+// Inputs are named values for a call (the engine binds by position).
+type Inputs map[string]any
 
 type recorded struct {
 	method, uri, body string
@@ -76,7 +92,7 @@ func recorder(t *testing.T, handler func(w http.ResponseWriter, r *http.Request)
 
 func call(t *testing.T, op *Operation, in Inputs) *http.Response {
 	t.Helper()
-	resp, err := op.Do(context.Background(), in)
+	resp, err := op.Do(context.Background(), op.ArgsOf(in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,10 +151,10 @@ func TestParametersByIn(t *testing.T) {
 func TestMissingPathParameterNeverSendsBraces(t *testing.T) {
 	srv, got := recorder(t, nil)
 	op := compileOne(t, paramsDoc, srv.URL, time.Second)
-	_, err := op.Do(context.Background(), Inputs{"q": "x"})
-	var ie *InputError
-	if !errors.As(err, &ie) || !strings.Contains(ie.Msg, "org") {
-		t.Fatalf("err = %v, want an InputError naming org", err)
+	_, err := op.Do(context.Background(), op.ArgsOf(Inputs{"q": "x"}))
+	var f *fault.Fault
+	if !errors.As(err, &f) || f.Kind != fault.BadInput || !strings.Contains(f.Detail, "org") {
+		t.Fatalf("err = %v, want a bad-input fault naming org", err)
 	}
 	if len(got()) != 0 {
 		t.Error("the upstream was called without its path parameter")
@@ -289,9 +305,8 @@ func TestTimeoutAndCancellation(t *testing.T) {
 	})
 	op := compileOne(t, authDoc(`{type: bearer, token: "{{TOKEN}}"}`), srv.URL, 100*time.Millisecond)
 	_, err := op.Do(context.Background(), nil)
-	var ce *CallError
-	if !errors.As(err, &ce) || !ce.Timeout {
-		t.Fatalf("err = %v, want a timeout CallError", err)
+	if !fault.Of(err, fault.UpstreamTimeout) {
+		t.Fatalf("err = %v, want an upstream-timeout fault", err)
 	}
 	op = compileOne(t, authDoc(`{type: bearer, token: "{{TOKEN}}"}`), srv.URL, 5*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -353,7 +368,7 @@ capability:
 }
 
 // `body: {type: json}` without data: the caller's input `body` is the
-// payload, and the operation says so to input inference.
+// payload.
 func TestJSONBodyWithoutDataTakesTheCallersBody(t *testing.T) {
 	srv, got := recorder(t, nil)
 	op := compileOne(t, `naftiko: 1.0.0-alpha2
@@ -370,14 +385,8 @@ capability:
         method: POST
         body: {type: json}
 `, srv.URL, time.Second)
-	var param *Param
-	for i := range op.Params {
-		if op.Params[i].Name == "body" {
-			param = &op.Params[i]
-		}
-	}
-	if param == nil || param.In != "body" || param.Type != "object" || param.Required || param.Description == "" {
-		t.Fatalf("params = %+v, want an optional described object input `body`", op.Params)
+	if fmt.Sprint(op.Args()) != "[body]" {
+		t.Fatalf("args = %v, want the payload `body` alone", op.Args())
 	}
 	call(t, op, Inputs{"body": map[string]any{"title": "t"}})
 	call(t, op, Inputs{})
@@ -424,12 +433,9 @@ capability:
 	if err != nil {
 		t.Fatal(err)
 	}
-	op, err := CompileOperation(cl, &cs.Resources[0], &cs.Resources[0].Operations[0], func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"model", "n", "who"}; fmt.Sprint(op.BodyRefs) != fmt.Sprint(want) {
-		t.Errorf("BodyRefs = %v, want %v", op.BodyRefs, want)
+	op := compileFirst(t, cl, cs, nil, alias)
+	if want := []string{"room", "model", "n", "who"}; fmt.Sprint(op.Args()) != fmt.Sprint(want) {
+		t.Errorf("Args = %v, want %v", op.Args(), want)
 	}
 	call(t, op, Inputs{"room": "r 1", "model": "m", "n": 2.0, "who": "ann"})
 	g := got()[0]
@@ -459,10 +465,7 @@ func TestOAuth2TokenEndpointFollowsRedirectedBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	op, err := CompileOperation(cl, &cs.Resources[0], &cs.Resources[0].Operations[0], func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := compileFirst(t, cl, cs, nil, nil)
 	call(t, op, nil)
 	if tokenPath.Load() != "/oauth/token" {
 		t.Fatalf("the token request did not reach the redirected origin")
