@@ -254,7 +254,7 @@ func (c *compiler) resolveStatic() upstream.StaticResolver {
 		if !screaming.MatchString(name) {
 			// Server variables in baseUri are often lower case: try their
 			// SCREAMING_SNAKE spelling in binds and the environment.
-			alt := upstream.ScreamingSnake(name)
+			alt := spec.EnvName(name)
 			if v, ok := vars.Lookup(alt); ok {
 				return v, true
 			}

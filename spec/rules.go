@@ -33,6 +33,8 @@ type checker struct {
 	called     []*ConsumedOperation // operations with callers, in order of first call
 	opOwner    map[*ConsumedOperation]consumedOp
 	sites      []*site
+	signatures map[*ConsumedOperation]*Signature
+	scopeOf    Scope
 }
 
 // consumedNS is one namespace `call` can name: an inline consumes block or
@@ -67,6 +69,12 @@ type site struct {
 	outputs   []OutputParam
 	exposesNS string
 	isStep    bool
+	// declared are the site's declared inputs; for a step, parent is the
+	// invocation and step its index among parent.steps.
+	declared []ExposedParam
+	parent   *site
+	step     int
+	res      *Resolution // input resolution, made on first use
 }
 
 func checkRules(doc *Document) Diagnostics {
@@ -138,6 +146,7 @@ func (c *checker) index() {
 	c.stepNames = map[string]bool{}
 	c.callers = map[*ConsumedOperation][]*site{}
 	c.opOwner = map[*ConsumedOperation]consumedOp{}
+	c.signatures = map[*ConsumedOperation]*Signature{}
 
 	for i := range c.doc.Binds {
 		c.binds = append(c.binds, &c.doc.Binds[i])
@@ -331,7 +340,8 @@ func (c *checker) collectSites() {
 					}
 					c.addSite(&site{label: fmt.Sprintf("REST operation `%s %s`", method, route), src: &op.Src,
 						call: op.Call, ref: op.Ref, with: op.With, inputs: inputs, routeVars: routeVars, rest: true,
-						steps: op.Steps, mappings: op.Mappings, outputs: op.OutputParameters, exposesNS: e.Namespace})
+						steps: op.Steps, mappings: op.Mappings, outputs: op.OutputParameters, exposesNS: e.Namespace,
+						declared: append(slices.Clone(r.InputParameters), op.InputParameters...)})
 				}
 			}
 		case "mcp":
@@ -343,17 +353,19 @@ func (c *checker) collectSites() {
 				}
 				c.addSite(&site{label: fmt.Sprintf("tool `%s`", t.Name), src: &t.Src, call: t.Call, ref: t.Ref,
 					with: t.With, inputs: inputs, inferred: len(inputs) == 0, steps: t.Steps, mappings: t.Mappings,
-					outputs: t.OutputParameters, exposesNS: e.Namespace})
+					outputs: t.OutputParameters, exposesNS: e.Namespace, declared: t.InputParameters})
 			}
 			for ri := range e.MCPResources {
 				r := &e.MCPResources[ri]
 				var inputs []string
+				var declared []ExposedParam
 				for _, ph := range ScanPlaceholders(r.URI, true) {
 					inputs = append(inputs, ph.Name)
+					declared = append(declared, ExposedParam{Name: ph.Name, In: "path"})
 				}
 				c.addSite(&site{label: fmt.Sprintf("MCP resource `%s`", r.Name), src: &r.Src, call: r.Call, ref: r.Ref,
 					with: r.With, inputs: inputs, inferred: true, steps: r.Steps, mappings: r.Mappings,
-					outputs: r.OutputParameters, exposesNS: e.Namespace})
+					outputs: r.OutputParameters, exposesNS: e.Namespace, declared: declared})
 			}
 		}
 	}
@@ -366,7 +378,7 @@ func (c *checker) collectSites() {
 			}
 			c.addSite(&site{label: fmt.Sprintf("aggregate function `%s.%s`", a.Namespace, f.Name), src: &f.Src,
 				call: f.Call, ref: f.Ref, with: f.With, inputs: inputs, inferred: len(inputs) == 0, steps: f.Steps,
-				mappings: f.Mappings, outputs: f.OutputParameters, exposesNS: a.Namespace})
+				mappings: f.Mappings, outputs: f.OutputParameters, exposesNS: a.Namespace, declared: f.InputParameters})
 		}
 	}
 }
@@ -380,7 +392,7 @@ func (c *checker) addSite(s *site) {
 		}
 		c.sites = append(c.sites, &site{label: fmt.Sprintf("step `%s` of %s", st.Name, s.label), src: &st.Src,
 			call: st.Call, with: st.With, inputs: s.inputs, rest: s.rest, inferred: s.inferred,
-			exposesNS: s.exposesNS, isStep: true})
+			exposesNS: s.exposesNS, isStep: true, parent: s, step: i})
 	}
 }
 

@@ -261,60 +261,100 @@ func stepRef(v string) string {
 // --- path parameters -----------------------------------------------------------
 
 // checkPathParameters makes sure every caller of a consumed operation gives
-// a value to each of its path parameters.
+// a value to each of its path parameters, reading the caller's inputs
+// exactly as `naftiko run` does (ResolveInputs).
 func (c *checker) checkPathParameters() {
 	for _, op := range c.called {
-		callers := c.callers[op]
 		owner := c.opOwner[op]
-		path, _, _ := strings.Cut(JoinPath(owner.res.Path, op.Path), "?")
-		valued := map[string]bool{}
-		var declared []string
-		for _, list := range [][]ConsumedParam{owner.ns.InputParameters, owner.res.InputParameters, op.InputParameters} {
-			for _, p := range list {
-				declared = append(declared, p.Name)
-				if p.Value != "" {
-					valued[p.Name] = true
-				}
-			}
-		}
-		seen := map[string]bool{}
-		for _, ph := range ScanPlaceholders(path, true) {
-			name := ph.Name
-			if seen[name] || c.isVariable(ph) || valued[name] {
-				continue
-			}
-			seen[name] = true
-			for _, s := range callers {
-				if c.feeds(s, name) {
-					continue
-				}
-				c.unfed(s, name, owner, path)
+		sig := c.signature(owner)
+		path, _, _ := strings.Cut(sig.Path, "?")
+		for _, s := range c.callers[op] {
+			res, step := c.resolution(s)
+			for _, name := range sig.PathRefs {
+				c.checkFeed(s, res, step, name, owner, path)
 			}
 		}
 	}
 }
 
-func (c *checker) feeds(s *site, name string) bool {
-	if s.inferred {
-		return true
-	}
-	for _, w := range s.with {
-		if w.Key == name {
-			return true
+// checkFeed reports a path parameter that gets no value, or one fed only
+// through a loose spelling or, on REST, through the query string.
+func (c *checker) checkFeed(s *site, res *Resolution, step int, name string, owner consumedOp, path string) {
+	f := res.Feed(step, name)
+	switch f.Kind {
+	case FromNothing:
+		c.unfed(s, name, owner, path)
+	case FromWith:
+		if f.Match == Loose {
+			c.add(f.With.Pos, Warning, "parameter-name-loose-match", "`with` key `%s` feeds path parameter `%s` only because naftiko ignores case, `-` and `_` when matching names; spell it `%s`", f.With.Key, name, name)
+		}
+	case FromInput:
+		in := res.Inputs[f.Input]
+		if s.rest && in.Origin == InferredInput && in.In != "path" {
+			// Nothing the route declares feeds it: callers must send it in
+			// the query string or the body.
+			c.unfed(s, name, owner, path)
+			return
+		}
+		if f.Match == Loose {
+			c.add(s.src.Pos, Warning, "parameter-name-loose-match", "input `%s` feeds path parameter `%s` only because naftiko ignores case, `-` and `_` when matching names; spell them alike, or add `with: {%s: %s.%s}`", in.Name, name, name, s.exposesNS, in.Name)
 		}
 	}
-	for _, in := range s.inputs {
-		if strings.EqualFold(in, name) {
-			return true
-		}
+}
+
+// resolution reads a site's inputs as the engine does; a step shares its
+// invocation's.
+func (c *checker) resolution(s *site) (*Resolution, int) {
+	if s.parent != nil {
+		r, _ := c.resolution(s.parent)
+		return r, s.step
 	}
-	for _, in := range s.inputs {
-		if SameParameter(in, name) {
-			c.add(s.src.Pos, Warning, "parameter-name-loose-match", "input `%s` feeds path parameter `%s` only because naftiko ignores case, `-` and `_` when matching names; spell them alike, or add `with: {%s: %s.%s}`", in, name, name, s.exposesNS, in)
-			return true
+	if s.res == nil {
+		prefixes := []string{s.exposesNS, "tools", "mcp"}
+		if s.rest {
+			prefixes = []string{s.exposesNS, "rest"}
 		}
+		is := &InputSite{REST: s.rest, RouteVars: s.routeVars, Declared: s.declared, With: s.with,
+			Prefixes: prefixes, Scope: c.scope(), Call: c.signatureOf(s.call)}
+		for _, st := range s.steps {
+			is.Steps = append(is.Steps, SiteStep{Name: st.Name, With: st.With, Call: c.signatureOf(st.Call)})
+		}
+		s.res = ResolveInputs(is)
 	}
-	return false
+	return s.res, -1
+}
+
+// scope tells variables from inputs: bind variables are resolved at start-up.
+func (c *checker) scope() Scope {
+	if c.scopeOf.IsVariable == nil {
+		c.scopeOf = Scope{Alias: InputAlias(c.doc), IsVariable: func(name string) bool {
+			return c.isVariable(Placeholder{Name: name})
+		}}
+	}
+	return c.scopeOf
+}
+
+// signature reads a consumed operation once.
+func (c *checker) signature(o consumedOp) *Signature {
+	if sig, ok := c.signatures[o.op]; ok {
+		return sig
+	}
+	sig := c.scope().Signature(o.ns, o.res, o.op)
+	c.signatures[o.op] = sig
+	return sig
+}
+
+// signatureOf reads the operation `call` names, when it names exactly one.
+func (c *checker) signatureOf(call string) *Signature {
+	nsName, opName, ok := strings.Cut(call, ".")
+	if !ok {
+		return nil
+	}
+	ns := c.consumed[nsName]
+	if ns == nil || len(ns.ops[opName]) != 1 {
+		return nil
+	}
+	return c.signature(ns.ops[opName][0])
 }
 
 func (c *checker) unfed(s *site, name string, owner consumedOp, path string) {

@@ -60,7 +60,7 @@ func (c *checker) checkBaseURI(cs *Consumes) {
 			if ph.Double || c.serverVariableDeclared(ph.Name) {
 				continue
 			}
-			c.add(p, Warning, "baseuri-server-variable", "server variable `{%s}` in `baseUri`: no bind declares `%s` or `%s`; `naftiko run` reads it from the environment, or give the URL with --upstream", ph.Name, ph.Name, screamingSnake(ph.Name))
+			c.add(p, Warning, "baseuri-server-variable", "server variable `{%s}` in `baseUri`: no bind declares `%s` or `%s`; `naftiko run` reads it from the environment, or give the URL with --upstream", ph.Name, ph.Name, EnvName(ph.Name))
 		}
 	}
 	if len(s) > 1 && strings.HasSuffix(s, "/") && !strings.HasSuffix(s, "://") {
@@ -69,11 +69,13 @@ func (c *checker) checkBaseURI(cs *Consumes) {
 }
 
 func (c *checker) serverVariableDeclared(name string) bool {
-	return c.bindKeys[name] || c.bindKeys[screamingSnake(name)]
+	return c.bindKeys[name] || c.bindKeys[EnvName(name)]
 }
 
-// screamingSnake turns storeName or store-name into STORE_NAME.
-func screamingSnake(s string) string {
+// EnvName is the environment variable naftiko reads for a variable written
+// in another case: storeName, store-name and store_name are STORE_NAME,
+// v2Api is V2_API.
+func EnvName(s string) string {
 	var b strings.Builder
 	rs := []rune(s)
 	for i, r := range rs {
@@ -100,7 +102,7 @@ func (c *checker) markUsed(ph Placeholder) {
 	}
 	for _, b := range c.binds {
 		for _, kv := range b.Keys {
-			if kv.Key == ph.Name || (!ph.Double && kv.Key == screamingSnake(ph.Name)) {
+			if kv.Key == ph.Name || (!ph.Double && kv.Key == EnvName(ph.Name)) {
 				c.used[b.Namespace+"\x00"+kv.Key] = true
 			}
 		}
@@ -278,7 +280,7 @@ func (c *checker) checkStartupStrings() {
 				c.add(p, Warning, "variable-undeclared", "`{{%s}}` in %s: no bind declares `%s`; naftiko reads the environment variable %s", ph.Name, where, ph.Name, ph.Name)
 				continue
 			}
-			if c.bindKeys[screamingSnake(ph.Name)] {
+			if c.bindKeys[EnvName(ph.Name)] {
 				continue
 			}
 			var keys []string
@@ -289,7 +291,7 @@ func (c *checker) checkStartupStrings() {
 			if s := suggest(ph.Name, keys); s != "" {
 				msg += fmt.Sprintf(" (did you mean `{{%s}}`?)", s)
 			} else {
-				msg += fmt.Sprintf("; declare it in `binds` (naftiko reads undeclared names from the environment only when written in upper case, like `{{%s}}`)", screamingSnake(ph.Name))
+				msg += fmt.Sprintf("; declare it in `binds` (naftiko reads undeclared names from the environment only when written in upper case, like `{{%s}}`)", EnvName(ph.Name))
 			}
 			c.add(p, Warning, "variable-undeclared", "%s", msg)
 		}

@@ -23,9 +23,10 @@ type Signature struct {
 	// `body: {type: json}` without data adds the input parameter `body`.
 	Params []SignatureParam
 	// PathRefs, QueryRefs, ValueRefs and BodyRefs are the per-call
-	// placeholders (start-up variables excluded, aliases applied) of the
-	// path before `?`, of a query string written in the path, of the
-	// parameters' `value` templates and of the body, in order, once each.
+	// placeholders (start-up variables and path parameters with a constant
+	// `value` excluded, aliases applied) of the path before `?`, of a query
+	// string written in the path, of the parameters' `value` templates and
+	// of the body, in order, once each.
 	PathRefs  []string
 	QueryRefs []string
 	ValueRefs []string
@@ -151,6 +152,19 @@ func (sc Scope) Signature(cs *Consumes, res *ConsumedResource, op *ConsumedOpera
 			s.Params = append(s.Params, sp)
 		}
 	}
+	// A path parameter with a constant `value` fills its placeholder at
+	// start-up: callers have nothing to give.
+	constant := func(name string) bool {
+		i, ok := seen["path\x00"+name]
+		return ok && s.Params[i].Value != "" && len(sc.Refs(s.Params[i].Value, false)) == 0
+	}
+	refs := s.PathRefs[:0]
+	for _, ref := range s.PathRefs {
+		if !constant(ref) {
+			refs = append(refs, ref)
+		}
+	}
+	s.PathRefs = refs
 	for _, ref := range s.PathRefs {
 		if _, ok := seen["path\x00"+ref]; !ok {
 			seen["path\x00"+ref] = len(s.Params)

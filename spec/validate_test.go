@@ -190,10 +190,10 @@ func TestRouteKey(t *testing.T) {
 	}
 }
 
-func TestScreamingSnake(t *testing.T) {
-	for in, want := range map[string]string{"store_name": "STORE_NAME", "storeName": "STORE_NAME", "site": "SITE", "api-v2": "API_V2"} {
-		if got := screamingSnake(in); got != want {
-			t.Errorf("screamingSnake(%q) = %q, want %q", in, got, want)
+func TestEnvName(t *testing.T) {
+	for in, want := range map[string]string{"store_name": "STORE_NAME", "storeName": "STORE_NAME", "site": "SITE", "api-v2": "API_V2", "v2Api": "V2_API", "instanceName": "INSTANCE_NAME", "env.API_BASE_URL": "ENV_API_BASE_URL"} {
+		if got := EnvName(in); got != want {
+			t.Errorf("EnvName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

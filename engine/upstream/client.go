@@ -79,7 +79,7 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 		if !t.IsStatic() {
 			refs := t.Refs()
 			return nil, fmt.Errorf("consumes %q: baseUri %q needs a value for %s: set the environment variable %s, or point the namespace elsewhere with --upstream %s=URL",
-				c.Namespace, c.BaseURI, refs[0], screamingSnake(refs[0]), c.Namespace)
+				c.Namespace, c.BaseURI, refs[0], spec.EnvName(refs[0]), c.Namespace)
 		}
 		base, _ = t.Expand(nil, nil)
 	}
@@ -134,31 +134,6 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 
 // BaseURL is where the namespace's calls go.
 func (c *Client) BaseURL() string { return c.base }
-
-// ScreamingSnake turns a server variable name into the environment variable
-// naftiko reads for it (`store_name`, `storeName` → `STORE_NAME`).
-func screamingSnake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r >= 'A' && r <= 'Z':
-			if i > 0 && s[i-1] >= 'a' && s[i-1] <= 'z' {
-				b.WriteByte('_')
-			}
-			b.WriteRune(r)
-		case r >= 'a' && r <= 'z':
-			b.WriteRune(r - 'a' + 'A')
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
-}
-
-// ScreamingSnake is exported for start-up code resolving server variables.
-func ScreamingSnake(s string) string { return screamingSnake(s) }
 
 // ErrTimeout is the read error of a body whose upstream stalled for longer
 // than the timeout.

@@ -107,7 +107,30 @@ func CompileOperation(c *Client, sig *spec.Signature, body *spec.RequestBody, me
 		rawPath = "/" + rawPath // `path: api/users` is relative to the baseUri (validate warns)
 	}
 	pathOnly, query, _ := strings.Cut(rawPath, "?")
-	o.path = compile(pathOnly, true)
+	// Path parameters with a constant `value` are folded in now, escaped as
+	// the one segment they fill.
+	constants := map[string]string{}
+	for _, p := range sig.Params {
+		if p.In != "path" || p.Value == "" {
+			continue
+		}
+		t := template.Compile(p.Value, false)
+		if c.alias != nil {
+			t = t.Rename(c.alias)
+		}
+		if t = t.Bind(static); t.IsStatic() {
+			v, _ := t.Expand(nil, nil)
+			constants[p.Name] = template.PathSegment(v)
+		}
+	}
+	path := template.Compile(pathOnly, true)
+	if c.alias != nil {
+		path = path.Rename(c.alias)
+	}
+	o.path = path.Bind(static).Bind(func(name string) (string, bool) {
+		v, ok := constants[name]
+		return v, ok
+	}).Slots(slot)
 	if query != "" {
 		for _, kv := range strings.Split(query, "&") {
 			if kv == "" {
