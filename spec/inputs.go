@@ -27,10 +27,6 @@ const (
 	Loose      // differs in case, `-` or `_`
 )
 
-func (m Match) String() string {
-	return [...]string{"none", "exact", "case-insensitive", "loose"}[m]
-}
-
 // matchOf says how name meets want.
 func matchOf(name, want string) Match {
 	switch {

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // result is what one load run measured.
@@ -66,36 +64,6 @@ func driveHTTP(ctx context.Context, url string, conc int, warmup, d time.Duratio
 		buf := make([]byte, 64<<10)
 		return func() (int64, bool) { return one(buf) }
 	})
-}
-
-// driveMCP runs conc MCP sessions calling one tool back to back.
-func driveMCP(ctx context.Context, endpoint, tool string, args map[string]any, conc int, warmup, d time.Duration) (result, error) {
-	sessions := make([]*mcp.ClientSession, conc)
-	for i := range sessions {
-		c := mcp.NewClient(&mcp.Implementation{Name: "naftiko-bench", Version: "1"}, nil)
-		s, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: loadClient(1)}, nil)
-		if err != nil {
-			return result{}, err
-		}
-		sessions[i] = s
-		defer s.Close()
-	}
-	var next atomic.Int32
-	res := drive(conc, warmup, d, func() func() (int64, bool) {
-		s := sessions[next.Add(1)-1]
-		return func() (int64, bool) {
-			r, err := s.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
-			if err != nil || r.IsError || len(r.Content) == 0 {
-				return 0, false
-			}
-			t, _ := r.Content[0].(*mcp.TextContent)
-			if t == nil {
-				return 0, false
-			}
-			return int64(len(t.Text)), true
-		}
-	})
-	return res, nil
 }
 
 // drive runs workers made by newWorker: warm-up first, then a measured

@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -74,7 +75,7 @@ type apikeyScheme struct {
 
 func newAPIKey(f fields, log *slog.Logger) (*apikeyScheme, error) {
 	a := f.a
-	keyName, valueSrc, valueKey := firstNonEmpty(a.Key, a.Name), a.Value, "value"
+	keyName, valueSrc, valueKey := cmp.Or(a.Key, a.Name), a.Value, "value"
 	if keyName == "" && len(a.Headers) == 1 {
 		keyName, valueSrc, valueKey = a.Headers[0].Key, a.Headers[0].Value, "headers."+a.Headers[0].Key
 	}
@@ -89,7 +90,7 @@ func newAPIKey(f fields, log *slog.Logger) (*apikeyScheme, error) {
 	if err != nil {
 		return nil, err
 	}
-	placement := strings.ToLower(firstNonEmpty(a.Placement, a.In, "header"))
+	placement := strings.ToLower(cmp.Or(a.Placement, a.In, "header"))
 	switch placement {
 	case "header", "query":
 	default:
@@ -102,15 +103,6 @@ func newAPIKey(f fields, log *slog.Logger) (*apikeyScheme, error) {
 		s.key = http.CanonicalHeaderKey(keyName)
 	}
 	return s, nil
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 func (k *apikeyScheme) name() string { return "apikey" }

@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -301,7 +302,7 @@ func operationOutcome(v any) string {
 			} else if codings, ok := details["coding"].([]any); ok {
 				for _, c := range codings {
 					if cm, ok := c.(map[string]any); ok {
-						if d := firstNonEmpty(str(cm["display"]), str(cm["code"])); d != "" {
+						if d := cmp.Or(str(cm["display"]), str(cm["code"])); d != "" {
 							parts = append(parts, d)
 						}
 					}
@@ -342,15 +343,6 @@ func strList(vs ...any) string {
 		}
 		if len(out) > 0 {
 			return strings.Join(out, ", ")
-		}
-	}
-	return ""
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
 		}
 	}
 	return ""

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"math/rand/v2"
-	"time"
 )
 
 // rng is the deterministic random source behind all synthetic data.
@@ -43,15 +42,6 @@ func (g *rng) chance(p float64) bool { return g.float() < p }
 func (g *rng) around(mean, spread float64) float64 {
 	u := (g.float() + g.float() + g.float()) / 3 // mean 0.5, bell-shaped
 	return mean + (u-0.5)*2*spread
-}
-
-// instant returns a time uniformly distributed in [lo, hi), truncated to the minute.
-func (g *rng) instant(lo, hi time.Time) time.Time {
-	span := int(hi.Sub(lo) / time.Minute)
-	if span <= 0 {
-		return lo.Truncate(time.Minute)
-	}
-	return lo.Add(time.Duration(g.intn(span)) * time.Minute).Truncate(time.Minute)
 }
 
 // digits returns n random decimal digits.

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -57,13 +58,13 @@ func newAuthenticator(a *spec.Authentication, static StaticResolver, c *Client) 
 			}
 			set = append(set, [2]string{kv.Key, v})
 		}
-		key := firstNonEmpty(a.Key, a.Name)
+		key := cmp.Or(a.Key, a.Name)
 		if key != "" {
 			v, err := field("value", a.Value)
 			if err != nil {
 				return nil, err
 			}
-			placement := strings.ToLower(firstNonEmpty(a.Placement, a.In, "header"))
+			placement := strings.ToLower(cmp.Or(a.Placement, a.In, "header"))
 			if placement == "query" {
 				return queryAuth{key: key, value: v}, nil
 			}
@@ -95,7 +96,7 @@ func newAuthenticator(a *spec.Authentication, static StaticResolver, c *Client) 
 		if err != nil {
 			return nil, err
 		}
-		endpoint, err := field("tokenEndpoint", firstNonEmpty(a.TokenEndpoint, strings.TrimRight(a.AuthorizationServerURI, "/")+"/token"))
+		endpoint, err := field("tokenEndpoint", cmp.Or(a.TokenEndpoint, strings.TrimRight(a.AuthorizationServerURI, "/")+"/token"))
 		if err != nil {
 			return nil, err
 		}
@@ -108,15 +109,6 @@ func newAuthenticator(a *spec.Authentication, static StaticResolver, c *Client) 
 		return &clientCredentials{endpoint: endpoint, id: id, secret: secret, scopes: a.Scopes, audience: a.Audience, resource: a.Resource}, nil
 	}
 	return nil, fmt.Errorf("unsupported authentication type %q (bearer, apikey, basic, digest, oauth2)", a.Type)
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 type headerAuth struct{ set [][2]string }
