@@ -1,0 +1,159 @@
+package rest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/fault"
+	"github.com/naftiko/naftiko/spec"
+)
+
+const restDoc = `naftiko: 1.0.0-alpha2
+capability:
+  consumes:
+  - type: http
+    namespace: up
+    baseUri: https://upstream.invalid
+    authentication: {type: bearer, token: gateway-secret-token}
+    resources:
+    - name: thing
+      path: /things/{id}
+      operations:
+      - {name: get, method: GET}
+      - name: put
+        method: PUT
+        inputParameters: [{name: name, in: body}]
+  exposes:
+  - type: rest
+    namespace: api
+    port: 8080
+    resources:
+    - path: /things/{id}
+      operations:
+      - {method: GET, call: up.get}
+      - {method: PUT, call: up.put}
+`
+
+// serve compiles restDoc against an upstream answering with answer and
+// serves its REST block.
+func serve(t *testing.T, answer http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	up := httptest.NewServer(answer)
+	t.Cleanup(up.Close)
+	doc, diags := spec.Parse("rest.yaml", []byte(restDoc))
+	if doc == nil || diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	c, err := engine.Compile(doc, engine.Options{Upstreams: map[string]string{"*": up.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(c.Rest[0], nil))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func do(t *testing.T, method, url, body string) (*http.Response, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// problemType asserts a problem document and returns its type.
+func problemType(t *testing.T, resp *http.Response, body string) string {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want a problem document: %s", ct, body)
+	}
+	if resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("a problem document must not be cached")
+	}
+	var p fault.Problem
+	if err := json.Unmarshal([]byte(body), &p); err != nil || p.Status != resp.StatusCode || p.Title == "" || p.Detail == "" {
+		t.Fatalf("problem %s (%v)", body, err)
+	}
+	return p.Type
+}
+
+func TestRouting(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"1"}`)
+	})
+	resp, body := do(t, "GET", srv.URL+"/nowhere", "")
+	if resp.StatusCode != 404 || problemType(t, resp, body) != "urn:naftiko:problem:not-found" {
+		t.Errorf("unknown path: %d %s", resp.StatusCode, body)
+	}
+	resp, body = do(t, "DELETE", srv.URL+"/things/1", "")
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD, PUT" || problemType(t, resp, body) != "urn:naftiko:problem:method-not-allowed" {
+		t.Errorf("other method: %d Allow %q %s", resp.StatusCode, resp.Header.Get("Allow"), body)
+	}
+	if resp, body = do(t, "HEAD", srv.URL+"/things/1", ""); resp.StatusCode != 200 || body != "" {
+		t.Errorf("HEAD: %d %q", resp.StatusCode, body)
+	}
+	if resp, body = do(t, "PUT", srv.URL+"/things/1", `{"name":`); resp.StatusCode != 400 || problemType(t, resp, body) != "urn:naftiko:problem:bad-request" {
+		t.Errorf("broken JSON body: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Each upstream answer is passed on or classified as engine/fault says.
+func TestUpstreamAnswers(t *testing.T) {
+	cases := []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		wantStatus  int
+		wantType    string // "" : passed through
+	}{
+		{"JSON passes through", 200, "application/fhir+json", `{"resourceType":"Patient"}`, 200, ""},
+		{"a JSON 4xx passes through", 404, "application/fhir+json", `{"resourceType":"OperationOutcome"}`, 404, ""},
+		{"a non-JSON 4xx keeps its status", 410, "text/plain", "gone", 410, "urn:naftiko:problem:upstream-error"},
+		{"401 is the gateway's credentials", 401, "application/json", `{"error":"bad token gateway-secret-token"}`, 502, "urn:naftiko:problem:upstream-credentials-refused"},
+		{"5xx", 503, "text/html", "<h1>down</h1>", 502, "urn:naftiko:problem:upstream-failed"},
+		{"a non-JSON 2xx", 200, "text/html", "<html>maintenance</html>", 502, "urn:naftiko:problem:upstream-bad-response"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.contentType)
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			})
+			resp, body := do(t, "GET", srv.URL+"/things/1", "")
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.wantStatus, body)
+			}
+			if tc.wantType == "" {
+				if body != tc.body || resp.Header.Get("Content-Type") != tc.contentType {
+					t.Errorf("not passed through: %q %q", resp.Header.Get("Content-Type"), body)
+				}
+				return
+			}
+			if got := problemType(t, resp, body); got != tc.wantType {
+				t.Errorf("type %s, want %s", got, tc.wantType)
+			}
+			if strings.Contains(body, tc.body) || strings.Contains(body, "gateway-secret-token") {
+				t.Errorf("the upstream's body reached the caller: %s", body)
+			}
+		})
+	}
+}
