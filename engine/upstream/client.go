@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/naftiko/naftiko/engine/fault"
@@ -185,8 +186,7 @@ func (c *Client) Forward(ctx context.Context, method, escapedSubpath, rawQuery s
 
 func (c *Client) doWatched(ctx context.Context, opName string, build func(context.Context) (*http.Request, error)) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	wd := &watchdog{cancel: cancel}
-	wd.timer = time.AfterFunc(c.timeout, wd.fire)
+	wd := newWatchdog(c.timeout, cancel)
 
 	req, err := build(ctx)
 	if err != nil {
@@ -209,8 +209,8 @@ func (c *Client) doWatched(ctx context.Context, opName string, build func(contex
 		return nil, &fault.Fault{Kind: fault.UpstreamUnreachable, Detail: "the upstream could not be reached",
 			Operation: c.Namespace + "." + opName, Err: err}
 	}
-	wd.timer.Reset(c.timeout)
-	resp.Body = &watchedBody{ReadCloser: resp.Body, wd: wd, timeout: c.timeout}
+	wd.touch()
+	resp.Body = &watchedBody{ReadCloser: resp.Body, wd: wd}
 	return resp, nil
 }
 
@@ -221,30 +221,53 @@ func (c *Client) send(ctx context.Context, req *http.Request) (*http.Response, e
 	return c.auth.do(ctx, c.http, req)
 }
 
-// watchdog cancels a call that stalls longer than the timeout.
+// watchdog cancels a call that stays silent longer than the timeout: no
+// response headers, or no body bytes, for that long. Activity is a
+// timestamp stored on every read, so a steady slow stream is never cut and
+// a read costs no timer operation; when the timer fires early it re-arms
+// itself for the silence still allowed.
 type watchdog struct {
-	mu      sync.Mutex
+	timeout time.Duration
+	last    atomic.Int64 // unix nanoseconds of the last activity
 	timer   *time.Timer
+	cancel  context.CancelFunc
+
+	mu      sync.Mutex
 	fired   bool
 	stopped bool
-	cancel  context.CancelFunc
 }
+
+func newWatchdog(timeout time.Duration, cancel context.CancelFunc) *watchdog {
+	w := &watchdog{timeout: timeout, cancel: cancel}
+	w.touch()
+	w.timer = time.AfterFunc(timeout, w.fire)
+	return w
+}
+
+func (w *watchdog) touch() { w.last.Store(time.Now().UnixNano()) }
 
 func (w *watchdog) fire() {
 	w.mu.Lock()
-	if !w.stopped {
-		w.fired = true
+	if w.stopped {
+		w.mu.Unlock()
+		return
 	}
+	if silent := time.Duration(time.Now().UnixNano() - w.last.Load()); silent < w.timeout {
+		w.timer.Reset(w.timeout - silent)
+		w.mu.Unlock()
+		return
+	}
+	w.fired = true
 	w.mu.Unlock()
 	w.cancel()
 }
 
 // stop disarms the watchdog and reports whether it had fired.
 func (w *watchdog) stop() bool {
-	w.timer.Stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stopped = true
+	w.timer.Stop()
 	return w.fired
 }
 
@@ -254,21 +277,17 @@ func (w *watchdog) timedOut() bool {
 	return w.fired
 }
 
-// watchedBody re-arms the watchdog as data arrives and reports a stall as
+// watchedBody records activity on every read and reports a stall as
 // ErrTimeout.
 type watchedBody struct {
 	io.ReadCloser
-	wd      *watchdog
-	timeout time.Duration
-	reads   int
+	wd *watchdog
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	// Re-arming on every read is cheap, but not free; every 16th is plenty
-	// for a timeout measured in seconds.
-	if b.reads++; b.reads&15 == 0 {
-		b.wd.timer.Reset(b.timeout)
+	if n > 0 {
+		b.wd.touch()
 	}
 	if err != nil && err != io.EOF && b.wd.timedOut() {
 		return n, ErrTimeout

@@ -336,6 +336,31 @@ func TestStalledBodyTimesOut(t *testing.T) {
 	}
 }
 
+// The timeout is the longest silence, measured on every read: a body that
+// keeps arriving, however slowly, is never cut (it used to be re-armed only
+// every 16th read, so a chunk every 100 ms died after 500 ms here).
+func TestSlowSteadyStreamIsNotCut(t *testing.T) {
+	srv, _ := recorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`[`))
+		for i := 0; i < 20; i++ {
+			time.Sleep(100 * time.Millisecond)
+			fmt.Fprintf(w, "%d,", i)
+			w.(http.Flusher).Flush()
+		}
+		w.Write([]byte(`20]`))
+	})
+	op := compileOne(t, authDoc(`{type: bearer, token: "{{TOKEN}}"}`), srv.URL, 500*time.Millisecond)
+	resp, err := op.Do(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || !strings.HasSuffix(string(b), "19,20]") {
+		t.Fatalf("read %q, %v: a steady stream was cut", b, err)
+	}
+}
+
 // Real files name the request body `body` (an `in: body` parameter of type
 // object): it is the payload itself, not a field of it; other body
 // parameters join it.
