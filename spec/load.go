@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strconv"
@@ -23,26 +24,58 @@ const (
 // (no top-level `naftiko:` key).
 var ErrNotCapability = errors.New("not a naftiko capability document")
 
+// Limits on what one document may cost to read. A capability of 10,000
+// operations is about 7 MB and 1,000,000 nodes; the limits leave room for
+// that and stop a 4 KB alias bomb (aliases of aliases, each level
+// multiplying the tree) before anything walks the expanded tree.
+const (
+	MaxFileSize      = 32 << 20
+	MaxExpandedNodes = 4_000_000
+)
+
 // LoadFile reads and decodes one capability file. Diagnostics describe what
 // could not be read (syntax and type errors, with positions); a nil Document
 // means nothing usable was read. The returned error is reserved for I/O.
 func LoadFile(path string) (*Document, Diagnostics, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read capability: %w", err)
+		return nil, nil, err
 	}
 	doc, diags := Parse(path, data)
 	return doc, diags, nil
+}
+
+// ReadFile reads a capability file, at most one byte past MaxFileSize (so
+// Parse can say it is too large without reading all of it).
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read capability: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read capability: %w", err)
+	}
+	return data, nil
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // Parse decodes a capability from bytes; path is used in diagnostics only.
 func Parse(path string, data []byte) (*Document, Diagnostics) {
+	if len(data) > MaxFileSize {
+		return nil, Diagnostics{{File: path, Line: 1, Col: 1, Severity: Error, Rule: "document-size",
+			Message: fmt.Sprintf("the file is larger than %d MiB; naftiko does not read capability documents that large", MaxFileSize>>20)}}
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
 		return nil, Diagnostics{syntaxDiagnostic(path, err)}
+	}
+	if at := aliasBomb(&root); at != nil {
+		return nil, Diagnostics{{File: path, Line: max(at.Line, 1), Col: max(at.Column, 1), Severity: Error, Rule: "document-size",
+			Message: fmt.Sprintf("YAML aliases expand the document to more than %d nodes (from this alias on); naftiko does not expand it", MaxExpandedNodes)}}
 	}
 	if root.Kind == 0 || len(root.Content) == 0 || resolveAlias(root.Content[0]).Kind != yaml.MappingNode {
 		return nil, Diagnostics{{File: path, Line: max(root.Line, 1), Col: 1, Severity: Error, Rule: "document-shape",
@@ -71,6 +104,48 @@ func Parse(path string, data []byte) (*Document, Diagnostics) {
 		}
 	}
 	return doc, diags
+}
+
+// aliasBomb returns the alias at which the tree, with every alias expanded,
+// grows past MaxExpandedNodes, or nil. Sizes are counted once per node, so
+// the count costs no more than the unexpanded tree.
+func aliasBomb(root *yaml.Node) *yaml.Node {
+	sizes := map[*yaml.Node]int64{}
+	var culprit *yaml.Node
+	var size func(n *yaml.Node, depth int) int64
+	size = func(n *yaml.Node, depth int) int64 {
+		if n == nil || culprit != nil {
+			return 0
+		}
+		if s, ok := sizes[n]; ok {
+			return s
+		}
+		if depth > 10_000 {
+			culprit = n // nesting this deep is no capability either
+			return MaxExpandedNodes + 1
+		}
+		var s int64 = 1
+		if n.Kind == yaml.AliasNode {
+			s = size(n.Alias, depth+1)
+			if s > MaxExpandedNodes && culprit == nil {
+				culprit = n
+			}
+		}
+		for _, c := range n.Content {
+			if s += size(c, depth+1); s > MaxExpandedNodes {
+				if culprit == nil {
+					culprit = c
+				}
+				break
+			}
+		}
+		sizes[n] = s
+		return s
+	}
+	if size(root, 0) > MaxExpandedNodes && culprit == nil {
+		culprit = root
+	}
+	return culprit
 }
 
 func syntaxDiagnostic(path string, err error) Diagnostic {

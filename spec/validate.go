@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 )
@@ -46,7 +45,7 @@ func ValidateFile(path string) (Diagnostics, error) {
 
 // ValidateFile reads and checks one capability file.
 func (v *Validator) ValidateFile(path string) (Diagnostics, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +178,7 @@ var Rules = []Rule{
 	// Reading the file.
 	{"yaml-syntax", Error, "the file is not valid YAML"},
 	{"document-shape", Error, "the document is not a mapping with a top-level `naftiko:` key"},
+	{"document-size", Error, "the file is larger than 32 MiB, or its YAML aliases expand it to more than 4,000,000 nodes"},
 	{"spec-version", Error, "unknown `naftiko:` version (or an `ikanos:` document)"},
 	{"spec-version-compat", Warning, "`naftiko: 1.0.0-alpha1` or `1.0.0-alpha3`: read with the alpha2 rules"},
 

@@ -194,7 +194,7 @@ func validateTargets(paths []string) ([]string, error) {
 			if ext != ".yaml" && ext != ".yml" {
 				return nil
 			}
-			data, err := os.ReadFile(path)
+			data, err := spec.ReadFile(path)
 			if err != nil {
 				return fmt.Errorf("cannot read %s: %v", path, unwrapPath(err))
 			}
