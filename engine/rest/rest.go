@@ -22,6 +22,7 @@ import (
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/fault"
+	"github.com/naftiko/naftiko/engine/template"
 )
 
 // maxRequestBody bounds a caller's JSON body: inputs, not bulk data.
@@ -130,7 +131,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	route := m.route
 	if route.Forward != nil {
-		h.forward(w, r, route, m.values)
+		h.forward(w, r, route)
 		return
 	}
 	entry := audit.FromContext(r.Context())
@@ -350,14 +351,19 @@ func (h *Handler) problem(w http.ResponseWriter, r *http.Request, f *fault.Fault
 	fault.Write(w, r, f, h.redact)
 }
 
-// forward proxies a `forward` resource: the route's `path` variable (or
-// the rest of the path) is appended to the target namespace's base URL.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *engine.Route, values []string) {
-	sub := ""
-	for i, name := range route.Vars {
-		if name == "path" && i < len(values) {
-			sub = (&url.URL{Path: values[i]}).EscapedPath()
-		}
+// forward proxies a `forward` resource: the rest of the path after the
+// route's literal segments (its `{path}` variable) is appended to the target
+// namespace's base URL, segment by segment, so that nothing the caller
+// writes can leave the base: each segment is unescaped, refused when it is
+// a dot segment, and escaped again as exactly one segment.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *engine.Route) {
+	audit.FromContext(r.Context()).Update(func(e *audit.Entry) {
+		e.Route, e.Operation = route.Path, route.Forward.Client.Namespace+".forward"
+	})
+	sub, err := forwardPath(r.URL.EscapedPath(), route)
+	if err != nil {
+		h.fail(w, r, route, err)
+		return
 	}
 	header := http.Header{}
 	for _, name := range route.Forward.TrustedHeaders {
@@ -379,4 +385,28 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *engine.
 	}
 	h.respond(w, r, route, &engine.Outcome{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body,
 		Operation: route.Forward.Client.Namespace + ".forward"})
+}
+
+// forwardPath is the escaped sub-path a forward appends to its base URL.
+func forwardPath(escaped string, route *engine.Route) (string, error) {
+	n := len(route.Segments)
+	if n == 0 || route.Segments[n-1] != "{path}" {
+		return "", nil
+	}
+	segs := strings.Split(strings.Trim(escaped, "/"), "/")
+	if len(segs) < n {
+		return "", nil
+	}
+	out := make([]string, 0, len(segs)-n+1)
+	for _, seg := range segs[n-1:] {
+		v, err := url.PathUnescape(seg)
+		if err != nil {
+			return "", fault.Wrap(fault.BadInput, err, "the path is not validly escaped")
+		}
+		if v == "." || v == ".." {
+			return "", fault.New(fault.BadInput, "the forwarded path cannot hold dot segments (%q)", seg)
+		}
+		out = append(out, template.PathSegment(v))
+	}
+	return strings.Join(out, "/"), nil
 }

@@ -157,3 +157,47 @@ func TestUpstreamAnswers(t *testing.T) {
 		})
 	}
 }
+
+// A forward appends the caller's path segment by segment: a dot segment,
+// however escaped, is refused, and an escaped slash stays in its segment.
+func TestForwardCannotLeaveItsBase(t *testing.T) {
+	var got []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.EscapedPath())
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	doc, diags := spec.Parse("fwd.yaml", []byte(`naftiko: 1.0.0-alpha2
+capability:
+  consumes:
+  - {type: http, namespace: things, baseUri: "https://upstream.invalid/v1/things", resources: [{name: x, path: /x, operations: [{name: x, method: GET}]}]}
+  exposes:
+  - type: rest
+    namespace: api
+    port: 8080
+    resources:
+    - path: /items/{path}
+      forward: {targetNamespace: things}
+`))
+	if doc == nil || diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	c, err := engine.Compile(doc, engine.Options{Upstreams: map[string]string{"*": up.URL + "/v1/things"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(c.Rest[0], nil))
+	defer srv.Close()
+	for _, p := range []string{"/items/%2e%2e/%2e%2e/admin", "/items/a/.%2E/admin", "/items/%2E"} {
+		resp, body := do(t, "GET", srv.URL+p, "")
+		if resp.StatusCode != 400 || problemType(t, resp, body) != "urn:naftiko:problem:bad-request" {
+			t.Errorf("%s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+	if len(got) != 0 {
+		t.Fatalf("dot segments reached the upstream: %v", got)
+	}
+	if resp, body := do(t, "GET", srv.URL+"/items/a%2Fb/c", ""); resp.StatusCode != 200 || len(got) != 1 || got[0] != "/v1/things/a%2Fb/c" {
+		t.Errorf("escaped slash: %d %s, upstream got %v", resp.StatusCode, body, got)
+	}
+}

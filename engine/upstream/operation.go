@@ -228,12 +228,59 @@ func acceptFor(format string) string {
 // missing or cannot be placed. No upstream call is made.
 func badInput(format string, args ...any) error { return fault.New(fault.BadInput, format, args...) }
 
+// Limits on one caller value where it lands upstream. An identifier longer
+// than MaxPathValue is no identifier (a 3 MB "patient id" would also be
+// written into the audit line); query, header and cookie values get more
+// room.
+const (
+	MaxPathValue  = 1024
+	MaxFieldValue = 8 << 10
+)
+
+// segmentChecker escapes path values as one segment each, remembering the
+// first value that cannot be one: only dots (which URL-normalising upstreams
+// would resolve even escaped, `%2E%2E` included), or too long.
+type segmentChecker struct{ err error }
+
+func (c *segmentChecker) escape(v string) string {
+	if c.err == nil {
+		switch {
+		case v != "" && strings.Trim(v, ".") == "":
+			c.err = badInput("a path value cannot be only dots (%q)", v)
+		case len(v) > MaxPathValue:
+			c.err = badInput("a path value is %d bytes; at most %d are accepted", len(v), MaxPathValue)
+		}
+	}
+	return template.PathSegment(v)
+}
+
+// checkField refuses a query, header or cookie value that is too long, or
+// a header or cookie value with control characters (which would otherwise
+// fail the request in the transport, as if the upstream were down).
+func checkField(in, name, v string) error {
+	if len(v) > MaxFieldValue {
+		return badInput("%s parameter %q is %d bytes; at most %d are accepted", in, name, len(v), MaxFieldValue)
+	}
+	if in == "header" || in == "cookie" {
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+				return badInput("%s parameter %q holds a control character", in, name)
+			}
+		}
+	}
+	return nil
+}
+
 // NewRequest builds the upstream request for inputs. Authentication is
 // applied by Do, which owns retries such as digest challenges.
 func (o *Operation) NewRequest(ctx context.Context, in Args) (*http.Request, error) {
-	path, err := o.path.ExpandSlots(in.text, template.PathSegment)
+	var seg segmentChecker
+	path, err := o.path.ExpandSlots(in.text, seg.escape)
 	if err != nil {
 		return nil, missingInput(err)
+	}
+	if seg.err != nil {
+		return nil, seg.err
 	}
 	var q []string
 	for _, p := range o.pathQuery {
@@ -261,6 +308,11 @@ func (o *Operation) NewRequest(ctx context.Context, in Args) (*http.Request, err
 				return nil, badInput("missing required %s parameter %q", p.In, p.Name)
 			}
 			continue
+		}
+		if p.In == "query" || p.In == "header" || p.In == "cookie" {
+			if err := checkField(p.In, p.Name, ToText(v)); err != nil {
+				return nil, err
+			}
 		}
 		switch p.In {
 		case "query":
