@@ -50,6 +50,11 @@ type Options struct {
 	Fallback func(name string) (string, bool)
 	// Transport is shared by every upstream client; nil means a tuned default.
 	Transport http.RoundTripper
+	// UpstreamConcurrency bounds the calls in flight per consumes namespace
+	// (0: upstream.DefaultMaxConcurrent; -1: unbounded); a call over it
+	// waits up to UpstreamQueueWait, then fails upstream-busy (503).
+	UpstreamConcurrency int
+	UpstreamQueueWait   time.Duration
 }
 
 // Capability is one compiled file. It holds no spec data: everything was
@@ -168,7 +173,8 @@ func (c *compiler) compileConsumes() error {
 		}
 		base := cmp.Or(c.opts.Upstreams[cs.Namespace], c.opts.Upstreams["*"])
 		cl, err := upstream.NewClient(cs, upstream.ClientOptions{BaseURL: base, Timeout: c.opts.Timeout,
-			Transport: c.opts.Transport, InputAlias: c.scope.Alias, TokensFromBase: true}, c.static)
+			Transport: c.opts.Transport, InputAlias: c.scope.Alias, TokensFromBase: true,
+			MaxConcurrent: c.opts.UpstreamConcurrency, QueueWait: c.opts.UpstreamQueueWait}, c.static)
 		if err != nil {
 			return fmt.Errorf("%s:%s: %w", doc.Path, cs.Pos, err)
 		}

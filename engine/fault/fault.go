@@ -59,6 +59,11 @@ const (
 	// UpstreamTimeout: the upstream did not answer, or stalled while
 	// answering, for longer than the timeout.
 	UpstreamTimeout
+	// UpstreamBusy: the gateway already has as many calls in flight to the
+	// upstream as it allows.
+	UpstreamBusy
+	// TooLarge: the caller's request is larger than the gateway accepts.
+	TooLarge
 )
 
 type kindInfo struct {
@@ -83,6 +88,8 @@ var kinds = [...]kindInfo{
 	UpstreamUnreachable:   {"upstream-unreachable", "Upstream unreachable", http.StatusBadGateway, true},
 	UpstreamBadResponse:   {"upstream-bad-response", "Bad upstream response", http.StatusBadGateway, false},
 	UpstreamTimeout:       {"upstream-timeout", "Upstream timeout", http.StatusGatewayTimeout, true},
+	UpstreamBusy:          {"upstream-busy", "Too many calls in flight to the upstream", http.StatusServiceUnavailable, true},
+	TooLarge:              {"request-too-large", "Request too large", http.StatusRequestEntityTooLarge, false},
 }
 
 // Slug is the stable last part of the problem type.

@@ -117,7 +117,7 @@ func New(s *engine.MCPSurface, logger *slog.Logger, opts ...Option) *Server {
 	// a stream for server notifications).
 	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv.mcp },
 		&mcp.StreamableHTTPOptions{Logger: sdkLog, SessionTimeout: cfg.sessionTimeout, JSONResponse: true})
-	srv.http = srv.originGuard(streamable)
+	srv.http = srv.originGuard(messageGuard(streamable))
 	return srv
 }
 

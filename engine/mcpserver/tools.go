@@ -258,6 +258,9 @@ func (tl *tool) describe(f *fault.Fault) string {
 			"Your arguments were accepted; you may retry later."
 	case fault.UpstreamUnreachable:
 		return "The upstream could not be reached. This is not caused by your arguments; you may retry later."
+	case fault.UpstreamBusy:
+		return "The gateway is already making as many calls to this upstream as it allows, so this call was not made. " +
+			"This is not caused by your arguments; retry in a few seconds."
 	case fault.UpstreamBadResponse:
 		status := ""
 		if f.UpstreamStatus != 0 {

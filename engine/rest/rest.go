@@ -11,6 +11,7 @@ package rest
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -181,18 +182,27 @@ func (h *Handler) request(r *http.Request, values []string) (*engine.Request, er
 		return req, nil
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	r.Body = http.MaxBytesReader(nil, r.Body, maxRequestBody)
+	var err error
 	switch {
 	case ct == "" || isJSONType(ct):
 		var body any
-		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&body); err != nil && err != io.EOF {
-			return nil, fault.Wrap(fault.BadInput, err, "the request body is not valid JSON")
+		if err = json.NewDecoder(r.Body).Decode(&body); err == nil || err == io.EOF {
+			req.Body, err = body, nil
 		}
-		req.Body = body
 	case ct == "application/x-www-form-urlencoded":
-		if err := r.ParseForm(); err != nil {
-			return nil, fault.Wrap(fault.BadInput, err, "the request body is not a valid form")
+		if err = r.ParseForm(); err == nil {
+			req.Form = r.PostForm
 		}
-		req.Form = r.PostForm
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, fault.New(fault.TooLarge, "the request body is larger than %d MiB; inputs, not bulk data, go here", maxRequestBody>>20)
+	case err != nil && ct == "application/x-www-form-urlencoded":
+		return nil, fault.Wrap(fault.BadInput, err, "the request body is not a valid form")
+	case err != nil:
+		return nil, fault.Wrap(fault.BadInput, err, "the request body is not valid JSON")
 	}
 	return req, nil
 }

@@ -33,6 +33,34 @@ type Client struct {
 	// redirected: the baseUri was replaced (--upstream, sandbox), so the
 	// namespace's OAuth2 token endpoint moves to the same origin.
 	redirected bool
+	// slots bound the calls in flight (nil: unbounded); a call waits for
+	// one at most queueWait.
+	slots     chan struct{}
+	queueWait time.Duration
+}
+
+// acquire takes a call slot, waiting at most queueWait; release gives it
+// back (once).
+func (c *Client) acquire(ctx context.Context) (release func(), err error) {
+	if c.slots == nil {
+		return func() {}, nil
+	}
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(c.queueWait)
+		defer t.Stop()
+		select {
+		case c.slots <- struct{}{}:
+		case <-t.C:
+			return nil, &fault.Fault{Kind: fault.UpstreamBusy, RetryAfter: "1", Operation: c.Namespace,
+				Detail: fmt.Sprintf("the gateway already has %d calls in flight to the %s upstream, its limit; retry shortly", cap(c.slots), c.Namespace)}
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-c.slots }) }, nil
 }
 
 // ClientOptions configure a Client.
@@ -52,7 +80,20 @@ type ClientOptions struct {
 	// InputAlias renames placeholders of the namespace's templates that
 	// denote a caller's input under a prefix (`{{tools.x}}` -> `x`).
 	InputAlias func(name string) (string, bool)
+	// MaxConcurrent bounds the calls in flight to the namespace, a body
+	// still streaming included; 0 means DefaultMaxConcurrent, -1 no bound.
+	// A call over the bound waits up to QueueWait, then fails UpstreamBusy.
+	MaxConcurrent int
+	QueueWait     time.Duration
 }
+
+// Defaults for ClientOptions.MaxConcurrent and QueueWait: enough for a busy
+// gateway in front of one upstream, and a bound on what one namespace can
+// hold (connections, file descriptors, buffers) whatever callers do.
+const (
+	DefaultMaxConcurrent = 64
+	DefaultQueueWait     = 2 * time.Second
+)
 
 // NewTransport returns the pooled transport naftiko uses upstream: keep-alive
 // with enough idle connections per host for a busy gateway, and no transparent
@@ -97,12 +138,19 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 	if opts.Transport == nil {
 		opts.Transport = NewTransport()
 	}
+	if opts.MaxConcurrent == 0 {
+		opts.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if opts.QueueWait <= 0 {
+		opts.QueueWait = DefaultQueueWait
+	}
 	cl := &Client{
 		Namespace: c.Namespace,
 		base:      base,
 		params:    c.InputParameters,
 		timeout:   opts.Timeout,
 		alias:     opts.InputAlias,
+		queueWait: opts.QueueWait,
 		http: &http.Client{
 			Transport: opts.Transport,
 			// Redirects are answers for the caller, not for the gateway to
@@ -123,6 +171,9 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 		}
 		v, _ := t.Expand(nil, nil)
 		cl.fixed = append(cl.fixed, [3]string{in, p.Name, v})
+	}
+	if opts.MaxConcurrent > 0 {
+		cl.slots = make(chan struct{}, opts.MaxConcurrent)
 	}
 	cl.redirected = opts.BaseURL != "" && opts.TokensFromBase
 	auth, err := newAuthenticator(c.Authentication, static, cl)
@@ -185,6 +236,10 @@ func (c *Client) Forward(ctx context.Context, method, escapedSubpath, rawQuery s
 }
 
 func (c *Client) doWatched(ctx context.Context, opName string, build func(context.Context) (*http.Request, error)) (*http.Response, error) {
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	wd := newWatchdog(c.timeout, cancel)
 
@@ -192,10 +247,12 @@ func (c *Client) doWatched(ctx context.Context, opName string, build func(contex
 	if err != nil {
 		wd.stop()
 		cancel()
+		release()
 		return nil, err
 	}
 	resp, err := c.send(ctx, req)
 	if err != nil {
+		release()
 		timedOut := wd.stop()
 		callerGone := ctx.Err() != nil && !timedOut // before our own cancel
 		cancel()
@@ -210,7 +267,7 @@ func (c *Client) doWatched(ctx context.Context, opName string, build func(contex
 			Operation: c.Namespace + "." + opName, Err: err}
 	}
 	wd.touch()
-	resp.Body = &watchedBody{ReadCloser: resp.Body, wd: wd}
+	resp.Body = &watchedBody{ReadCloser: resp.Body, wd: wd, release: release}
 	return resp, nil
 }
 
@@ -281,7 +338,8 @@ func (w *watchdog) timedOut() bool {
 // ErrTimeout.
 type watchedBody struct {
 	io.ReadCloser
-	wd *watchdog
+	wd      *watchdog
+	release func() // the call's slot, held until the body is closed
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
@@ -299,5 +357,6 @@ func (b *watchedBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.wd.stop()
 	b.wd.cancel()
+	b.release()
 	return err
 }

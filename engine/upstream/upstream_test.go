@@ -500,3 +500,51 @@ func TestOAuth2TokenEndpointFollowsRedirectedBase(t *testing.T) {
 		t.Errorf("Authorization = %q", last.header.Get("Authorization"))
 	}
 }
+
+// A namespace holds at most MaxConcurrent calls, a streaming body included;
+// one more waits QueueWait, then fails upstream-busy with a Retry-After,
+// and a slot comes back when a body is closed.
+func TestConcurrencyBound(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 8)
+	srv, _ := recorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.(http.Flusher).Flush()
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	doc, diags := spec.Parse("test.yaml", []byte(authDoc(`{type: bearer, token: tok}`)))
+	if doc == nil || diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cs := &doc.Capability.Consumes[0]
+	cl, err := NewClient(cs, ClientOptions{BaseURL: srv.URL, MaxConcurrent: 2, QueueWait: 100 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := compileFirst(t, cl, cs, nil, nil)
+	var held []*http.Response
+	for i := 0; i < 2; i++ {
+		resp, err := op.Do(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-arrived
+		held = append(held, resp)
+	}
+	_, err = op.Do(context.Background(), nil)
+	var f *fault.Fault
+	if !errors.As(err, &f) || f.Kind != fault.UpstreamBusy || f.RetryAfter == "" || f.Status() != http.StatusServiceUnavailable {
+		t.Fatalf("third call: %v, want upstream-busy with Retry-After", err)
+	}
+	held[0].Body.Close() // a slot comes back
+	go func() { <-arrived; close(release) }()
+	resp, err := op.Do(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("after a slot was freed: %v", err)
+	}
+	resp.Body.Close()
+	held[1].Body.Close()
+}

@@ -1,0 +1,44 @@
+package mcpserver
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// A JSON-RPC batch is refused whole, before any call runs: with no
+// MCP-Protocol-Version header (read as 2025-03-26) the go-sdk would run
+// every tools/call of it at once.
+func TestBatchIsRefused(t *testing.T) {
+	e := newEnv(t, 0)
+	endpoint := e.http.URL + "/mcp"
+	_, h := postRawFull(t, endpoint, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
+	sid := h.Get("Mcp-Session-Id")
+	var calls []string
+	for i := 0; i < 40; i++ {
+		calls = append(calls, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":{"patientId":"p%d"}}}`, i+2, everything, i))
+	}
+	req, _ := http.NewRequest("POST", endpoint, strings.NewReader("  \n["+strings.Join(calls, ",")+"]"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", sid)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"code":-32600`) || !strings.Contains(string(b), "batches are not accepted") {
+		t.Fatalf("batch: %d %s", resp.StatusCode, b)
+	}
+	if n := len(e.upstream.requests()); n != 0 {
+		t.Fatalf("a refused batch made %d upstream calls", n)
+	}
+	// One message per POST still works on the same session.
+	out := postRaw(t, endpoint, sid, calls[0])
+	if !strings.Contains(out, `"result"`) || len(e.upstream.requests()) != 1 {
+		t.Fatalf("single call after the batch: %s", out)
+	}
+}
