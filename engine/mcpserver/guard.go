@@ -1,63 +1,148 @@
 package mcpserver
 
 import (
-	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // maxMessage bounds one POSTed JSON-RPC message: tool arguments, not bulk
 // data.
 const maxMessage = 10 << 20
 
-// batchRefusal is the JSON-RPC answer to a batch (an array of messages).
-const batchRefusal = `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request: JSON-RPC batches are not accepted (MCP removed them in 2025-06-18); send one message per POST"}}`
+// JSON-RPC 2.0 error codes.
+const (
+	rpcParseError     = -32700
+	rpcInvalidRequest = -32600
+	rpcMethodNotFound = -32601
+)
 
-// messageGuard bounds a POST's size and refuses JSON-RPC batches before the
-// go-sdk sees them. The SDK accepts batches from clients that announce no
-// protocol version (read as 2025-03-26) and runs every call of one at once:
-// one POST could fan out to thousands of upstream calls and audit as one
-// request. One message per POST keeps every call bounded and audited.
+// messageGuard stands between HTTP and the go-sdk's Streamable HTTP
+// handler, so that every POST is one bounded JSON-RPC message and every
+// refusal is a JSON-RPC error a client can read:
+//
+//   - a message is at most 10 MiB;
+//   - a batch (an array of messages) is refused whole. The SDK accepts
+//     batches from clients that announce no protocol version (read as
+//     2025-03-26) and runs every call of one at once: one POST could fan out
+//     to thousands of upstream calls and audit as one request. MCP removed
+//     batches in 2025-06-18;
+//   - where the SDK answers a message it cannot handle (an unknown method,
+//     a malformed payload) with a plain-text 400, the client gets the
+//     JSON-RPC error instead (-32601 with the request's id, -32700).
 func messageGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body := http.MaxBytesReader(w, r.Body, maxMessage)
-		br := bufio.NewReaderSize(body, 512)
-		if first := firstNonSpace(br); first == '[' {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, batchRefusal)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMessage))
+		r.Body.Close()
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			writeRPCError(w, http.StatusRequestEntityTooLarge, nil, rpcInvalidRequest, "Invalid Request: a message is at most 10 MiB")
+			return
+		case err != nil:
+			return // the client went away mid-body
+		}
+		trimmed := bytes.TrimLeft(body, " \t\r\n")
+		if len(trimmed) > 0 && trimmed[0] == '[' {
+			writeRPCError(w, http.StatusBadRequest, nil, rpcInvalidRequest,
+				"Invalid Request: JSON-RPC batches are not accepted (MCP removed them in 2025-06-18); send one message per POST")
 			return
 		}
-		r.Body = readCloser{br, body}
-		next.ServeHTTP(w, r)
+		var env struct {
+			ID json.RawMessage `json:"id"`
+		}
+		json.Unmarshal(body, &env) // a malformed message is the SDK's to refuse; we only reword it
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		rw := &rpcErrors{ResponseWriter: w, id: env.ID}
+		next.ServeHTTP(rw, r)
+		rw.finish()
 	})
 }
 
-type readCloser struct {
-	io.Reader
-	io.Closer
+// rpcErrors turns the SDK's plain-text 400 answers into JSON-RPC errors.
+type rpcErrors struct {
+	http.ResponseWriter
+	id          json.RawMessage
+	wroteHeader bool
+	held        bool // a plain-text refusal is being held back
+	text        bytes.Buffer
 }
 
-// firstNonSpace peeks at the first byte that is not JSON whitespace,
-// consuming nothing; 0 when there is none within the buffer.
-func firstNonSpace(br *bufio.Reader) byte {
-	for n := 1; n <= br.Size(); n++ {
-		p, err := br.Peek(n)
-		if len(p) < n {
-			return 0
-		}
-		switch c := p[n-1]; c {
-		case ' ', '\t', '\r', '\n':
-		default:
-			return c
-		}
-		if err != nil {
-			return 0
-		}
+func (w *rpcErrors) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
 	}
-	return 0
+	w.wroteHeader = true
+	if code == http.StatusBadRequest && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.held = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *rpcErrors) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.held {
+		if w.text.Len() < 4096 {
+			w.text.Write(p)
+		}
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *rpcErrors) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok && !w.held {
+		f.Flush()
+	}
+}
+
+func (w *rpcErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *rpcErrors) finish() {
+	if !w.held {
+		return
+	}
+	text := strings.TrimSpace(w.text.String())
+	w.Header().Del("X-Content-Type-Options")
+	switch {
+	case strings.Contains(text, "not handled") || strings.Contains(text, "unsupported"):
+		// A well-formed request for a method this server does not have: a
+		// JSON-RPC response, with its id.
+		writeRPCError(w.ResponseWriter, http.StatusOK, w.id, rpcMethodNotFound, "Method not found: "+text)
+	case strings.Contains(text, "malformed") || strings.Contains(text, "unmarshal"):
+		writeRPCError(w.ResponseWriter, http.StatusBadRequest, nil, rpcParseError, "Parse error: the message is not a valid JSON-RPC message")
+	default:
+		writeRPCError(w.ResponseWriter, http.StatusBadRequest, w.id, rpcInvalidRequest, "Invalid Request: "+text)
+	}
+}
+
+func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, message string) {
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	b, _ := json.Marshal(struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Error   struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}{JSONRPC: "2.0", ID: id, Error: struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{code, message}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
 }

@@ -42,3 +42,33 @@ func TestBatchIsRefused(t *testing.T) {
 		t.Fatalf("single call after the batch: %s", out)
 	}
 }
+
+// What the go-sdk answers with plain text reaches the client as JSON-RPC
+// errors.
+func TestProtocolErrorsAreJSONRPC(t *testing.T) {
+	e := newEnv(t, 0)
+	endpoint := e.http.URL + "/mcp"
+	sid := initializeRaw(t, endpoint)
+	for _, c := range []struct {
+		msg, want string
+		status    int
+	}{
+		{`{"jsonrpc":"2.0","id":5,"method":"foo/bar"}`, `{"jsonrpc":"2.0","id":5,"error":{"code":-32601,"message":"Method not found`, 200},
+		{`not json`, `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,`, 400},
+	} {
+		req, _ := http.NewRequest("POST", endpoint, strings.NewReader(c.msg))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Session-Id", sid)
+		req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "application/json" || !strings.HasPrefix(string(b), c.want) {
+			t.Errorf("%s: %d %s %s", c.msg, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+	}
+}

@@ -59,7 +59,8 @@ func (s *Server) result(ctx context.Context, o *engine.Outcome) (res *mcp.CallTo
 		if errors.Is(err, upstream.ErrTimeout) {
 			msg = "The upstream did not answer within the timeout: it stalled while sending the result. You may retry later."
 		} else {
-			msg = fmt.Sprintf("The upstream connection broke while sending the result (%v). You may retry later.", err)
+			s.log.Warn("upstream body interrupted", "error", s.redact(err.Error()))
+			msg = "The upstream connection broke while sending the result. This is not caused by your arguments; you may retry later."
 		}
 		return s.errorResult(msg), msg, nil
 	}
@@ -98,7 +99,8 @@ func (s *Server) valueResult(v any) (*mcp.CallToolResult, string, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		msg := fmt.Sprintf("naftiko could not encode the result as JSON: %v", err)
+		s.log.Error("result not encodable as JSON", "error", s.redact(err.Error()))
+		msg := "naftiko could not encode the result as JSON; this is a gateway problem, not your arguments."
 		return s.errorResult(msg), msg, nil
 	}
 	if int64(buf.Len()) > s.cfg.maxResult {

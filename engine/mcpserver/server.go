@@ -136,7 +136,7 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) er
 	if !ok {
 		rc = io.NopCloser(in)
 	}
-	t := &mcp.IOTransport{Reader: noClose{rc}, Writer: nopWriteCloser{out}}
+	t := drainingTransport{Transport: &mcp.IOTransport{Reader: noClose{rc}, Writer: nopWriteCloser{out}}, wait: stdioDrain}
 	ss, err := s.mcp.Connect(ctx, t, nil)
 	if err != nil {
 		return err
