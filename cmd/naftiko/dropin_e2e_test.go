@@ -391,11 +391,15 @@ func TestDropInOneProcess(t *testing.T) {
 		x := &fileRun{m: m, res: &dropinResult{ok: true}}
 		rest, mcpHTTP, _ := httpSurfaces(m.doc)
 		check := func(label string, iv invocation, values map[string]any, before int) {
-			params := m.applyWith(iv, iv.With, values)
 			if iv.Call == "" || m.ops[iv.Call].op == nil {
 				return
 			}
-			w, err := m.expectCall(label, iv.Call, params, nil)
+			sc, err := m.newScope(iv, values)
+			if err != nil {
+				t.Errorf("%s %s: oracle: %v", name, label, err)
+				return
+			}
+			w, err := m.expectCall(label, iv.Call, sc)
 			if err != nil {
 				t.Errorf("%s %s: oracle: %v", name, label, err)
 				return
@@ -413,11 +417,15 @@ func TestDropInOneProcess(t *testing.T) {
 			res := &ex.RestResources[0]
 			op := &res.Operations[0]
 			route := spec.JoinPath(res.Path, op.Path)
-			iv, err := m.resolve(op.Invocation, append(append([]spec.ExposedParam(nil), res.InputParameters...), op.InputParameters...), ex.Namespace)
+			iv, err := m.resolve(op.Invocation, append(append([]spec.ExposedParam(nil), res.InputParameters...), op.InputParameters...), ex.Namespace, route)
 			if err != nil {
 				t.Fatal(err)
 			}
-			req, values, err := x.buildREST("http://"+listens[ex.Namespace]+"/"+name, strings.ToUpper(op.Method), route, m.inferInputs(iv, routeVars(route)))
+			inputs, err := m.inferInputs(iv)
+			if err != nil {
+				t.Fatalf("%s: oracle: %v", name, err)
+			}
+			req, values, err := x.buildREST("http://"+listens[ex.Namespace]+"/"+name, strings.ToUpper(op.Method), route, inputs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -451,7 +459,7 @@ func TestDropInOneProcess(t *testing.T) {
 				continue
 			}
 			tool := &ex.Tools[0]
-			iv, err := m.resolve(tool.Invocation, tool.InputParameters, ex.Namespace)
+			iv, err := m.resolve(tool.Invocation, tool.InputParameters, ex.Namespace, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -466,7 +474,11 @@ func TestDropInOneProcess(t *testing.T) {
 				session.Close()
 				continue
 			}
-			args := x.checkSchema(tool.Name, adv, m.inferInputs(iv, nil))
+			inputs, err := m.inferInputs(iv)
+			if err != nil {
+				t.Fatalf("%s: oracle: %v", name, err)
+			}
+			args := x.checkSchema(tool.Name, adv, inputs)
 			before := count()
 			res, err := session.CallTool(ctx, &mcp.CallToolParams{Name: tool.Name, Arguments: args})
 			if err != nil || res.IsError {
@@ -483,11 +495,14 @@ func TestDropInOneProcess(t *testing.T) {
 }
 
 // Without --upstream, a baseUri server variable ({region}) is read from the
-// environment in SCREAMING_SNAKE_CASE: missing, naftiko run stops and names
-// it and the --upstream alternative; given, the file starts.
+// environment in SCREAMING_SNAKE_CASE, under the name serverVariableEnv
+// spells out: missing, naftiko run stops and names it and the --upstream
+// alternative; given, the file starts.
 func TestDropInServerVariables(t *testing.T) {
 	shared := sharedDir(t)
 	all, _ := filepath.Glob(filepath.Join(shared, "corpus", "third-party", "*.yaml"))
+	synthetic, _ := filepath.Glob(filepath.Join(repoDir(t), "testdata", "dropin", "*.yaml"))
+	all = append(all, synthetic...)
 	verdicts, err := validateFiles(all)
 	if err != nil {
 		t.Fatal(err)
@@ -503,10 +518,8 @@ func TestDropInServerVariables(t *testing.T) {
 		}
 		var vars []string
 		for _, cs := range m.consumes {
-			for _, ph := range placeholders(cs.BaseURI, true) {
-				if !ph.double {
-					vars = append(vars, screamingSnakeName(ph.name))
-				}
+			for _, name := range serverVariables(cs.BaseURI) {
+				vars = append(vars, serverVariableEnv[name]) // loadCapModel fails for a name not in the table
 			}
 		}
 		rest, mcpHTTP, _ := httpSurfaces(m.doc)

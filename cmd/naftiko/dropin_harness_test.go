@@ -217,7 +217,8 @@ func exerciseFile(path, group string, v validateVerdict) *dropinResult {
 	res := &dropinResult{file: filepath.Base(path), group: group, ok: true}
 	m, err := loadCapModel(path)
 	if err != nil {
-		if v.valid {
+		var noEnv *errNoEnvName
+		if v.valid || errors.As(err, &noEnv) {
 			res.verdict = "FAIL"
 			res.fail("cannot load: %v", err)
 			return res
@@ -484,12 +485,17 @@ func (x *fileRun) exerciseREST(ex *spec.Exposes, base string) {
 			label := fmt.Sprintf("REST %s %s", strings.ToUpper(op.Method), route)
 			x.res.routes++
 			declared := append(append([]spec.ExposedParam(nil), res.InputParameters...), op.InputParameters...)
-			iv, err := x.m.resolve(op.Invocation, declared, ex.Namespace)
+			iv, err := x.m.resolve(op.Invocation, declared, ex.Namespace, route)
 			if err != nil {
 				x.res.fail("%s: %v", label, err)
 				continue
 			}
-			req, values, err := x.buildREST(base, strings.ToUpper(op.Method), route, x.m.inferInputs(iv, routeVars(route)))
+			inputs, err := x.m.inferInputs(iv)
+			if err != nil {
+				x.res.fail("%s: oracle: %v", label, err)
+				continue
+			}
+			req, values, err := x.buildREST(base, strings.ToUpper(op.Method), route, inputs)
 			if err != nil {
 				x.res.fail("%s: %v", label, err)
 				continue
@@ -800,7 +806,7 @@ func (x *fileRun) exerciseMCP(ex *spec.Exposes, endpoint string, session *mcp.Cl
 	}
 	for ti := range ex.Tools {
 		t := &ex.Tools[ti]
-		iv, err := x.m.resolve(t.Invocation, t.InputParameters, ex.Namespace)
+		iv, err := x.m.resolve(t.Invocation, t.InputParameters, ex.Namespace, "")
 		name := t.Name
 		if name == "" && t.Ref != "" {
 			if f, ok := x.m.funcs[t.Ref]; ok {
@@ -818,7 +824,12 @@ func (x *fileRun) exerciseMCP(ex *spec.Exposes, endpoint string, session *mcp.Cl
 			x.res.fail("%s: not listed by tools/list", label)
 			continue
 		}
-		args := x.checkSchema(label, adv, x.m.inferInputs(iv, nil))
+		inputs, err := x.m.inferInputs(iv)
+		if err != nil {
+			x.res.fail("%s: oracle: %v", label, err)
+			continue
+		}
+		args := x.checkSchema(label, adv, inputs)
 		before := x.fake.count()
 		result, err := session.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
 		if err != nil {
@@ -893,13 +904,9 @@ func (x *fileRun) checkSchema(label string, t *mcp.Tool, want []inputSpec) map[s
 		if in.constant {
 			continue
 		}
-		found := ""
-		for name := range schema.Properties {
-			if name == in.name || (found == "" && sameName(name, in.name)) {
-				found = name
-			}
-		}
-		if found == "" {
+		// Callers give an input by its exact name: the schema must say it.
+		found := in.name
+		if _, ok := schema.Properties[found]; !ok {
 			x.res.fail("%s: input schema lacks %q", label, in.name)
 			continue
 		}
@@ -913,7 +920,25 @@ func (x *fileRun) checkSchema(label string, t *mcp.Tool, want []inputSpec) map[s
 			x.res.fail("%s: input %q is required, but nothing needs it", label, found)
 		}
 	}
+	for _, name := range sortedKeysOf(schema.Properties) {
+		known := false
+		for _, in := range want {
+			known = known || (in.name == name && !in.constant)
+		}
+		if !known {
+			x.res.fail("%s: input schema has %q, which the file does not give callers", label, name)
+		}
+	}
 	return args
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // --- comparing -----------------------------------------------------------------
@@ -962,30 +987,30 @@ var errNotImplemented = errors.New("not implemented")
 // expectInvocation lists the upstream requests of one call and its answer.
 func (x *fileRun) expectInvocation(label string, iv invocation, inputs map[string]any) (wants []*wantReq, answer any, passthrough []byte, err error) {
 	m := x.m
-	params := m.applyWith(iv, iv.With, inputs)
+	sc, err := m.newScope(iv, inputs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer func() {
+		if err == nil && sc.err != nil {
+			wants, answer, passthrough, err = nil, nil, nil, sc.err
+		}
+	}()
 	if len(iv.Steps) > 0 {
 		results := map[string]any{}
-		stepNames := map[string]bool{}
-		for _, st := range iv.Steps {
-			stepNames[st.Name] = true
-		}
-		for _, st := range iv.Steps {
+		for k, st := range iv.Steps {
+			ssc := sc.atStep(iv, k, results)
 			if st.Index != "" {
-				results[st.Name] = lookupRows(st, results, params, m)
+				results[st.Name] = lookupRows(st, results, ssc, m)
+				if ssc.err != nil {
+					return nil, nil, nil, fmt.Errorf("step %s: %w", st.Name, ssc.err)
+				}
 				continue
 			}
 			if st.Call == "" {
 				return nil, nil, nil, fmt.Errorf("step %q: not a call or lookup step", st.Name)
 			}
-			values := map[string]any{}
-			for k, v := range params {
-				values[k] = v
-			}
-			for k, v := range results {
-				values[k] = v
-			}
-			values = m.applyWith(iv, st.With, values)
-			w, err := m.expectCall("step "+st.Name, st.Call, values, stepNames)
+			w, err := m.expectCall("step "+st.Name, st.Call, ssc)
 			if err != nil {
 				return nil, nil, nil, err
 			}
@@ -993,18 +1018,19 @@ func (x *fileRun) expectInvocation(label string, iv invocation, inputs map[strin
 			_, _, decoded := x.answers.answer(st.Call)
 			results[st.Name] = projectStep(m.ops[st.Call], decoded)
 		}
-		return wants, m.expectOrchestration(iv, x.answers, params), nil, nil
+		answer, err := m.expectOrchestration(iv, x.answers, sc)
+		return wants, answer, nil, err
 	}
 	if iv.Call == "" && len(iv.OutputParameters) == 0 {
 		return nil, nil, nil, errNotImplemented
 	}
 	if _, found := m.ops[iv.Call]; !found {
 		if hasMock(iv.OutputParameters) {
-			return nil, m.mockOutput(iv.OutputParameters, params), nil, nil
+			return nil, m.mockOutput(iv.OutputParameters, sc), nil, nil
 		}
 		return nil, nil, nil, fmt.Errorf("call %q names no consumed operation and the outputs hold no constants", iv.Call)
 	}
-	w, err := m.expectCall("call "+iv.Call, iv.Call, params, nil)
+	w, err := m.expectCall("call "+iv.Call, iv.Call, sc)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -1017,7 +1043,7 @@ func (x *fileRun) expectInvocation(label string, iv invocation, inputs map[strin
 	if outputPassesThrough(iv.OutputParameters) && (format == "" || format == "json") {
 		return []*wantReq{w}, decoded, body, nil
 	}
-	return []*wantReq{w}, m.shapeOutput(iv.OutputParameters, decoded, params), nil, nil
+	return []*wantReq{w}, m.shapeOutput(iv.OutputParameters, decoded, sc), nil, nil
 }
 
 func (x *fileRun) compareAnswer(label string, got []byte, want any) {

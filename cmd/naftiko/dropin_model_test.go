@@ -4,7 +4,11 @@ package main
 // needs, what a caller sends, which request the upstream must receive and
 // what the caller must get back. It reads the spec model (plain data) and
 // the contract in ../shared/notes/semantics.md; it never calls engine code,
-// so a bug in the engine cannot hide behind the same bug in the oracle.
+// nor spec's input resolution (spec/inputs.go, spec/signature.go), so a bug
+// in the engine cannot hide behind the same bug in the oracle. Where a
+// conversion could be shared, it reads a literal table instead
+// (dropin_literal_test.go); which value a name reads is decided by the
+// documented precedence, written out below ("names").
 
 import (
 	"encoding/base64"
@@ -39,6 +43,8 @@ type capModel struct {
 	ops       map[string]consumedOp
 	funcs     map[string]aggFunc
 	importErr error
+	// missingEnvNames are server variables serverVariableEnv lacks.
+	missingEnvNames []string
 }
 
 type consumedOp struct {
@@ -79,6 +85,9 @@ func loadCapModel(path string) (*capModel, error) {
 		doc, m.doc = resolved, resolved
 	}
 	m.collectVariables()
+	if len(m.missingEnvNames) > 0 {
+		return nil, &errNoEnvName{names: m.missingEnvNames}
+	}
 	var all []*spec.Consumes
 	for i := range doc.Consumes {
 		all = append(all, &doc.Consumes[i])
@@ -180,12 +189,36 @@ func (m *capModel) collectVariables() {
 		all = append(all, m.doc.Capability.Consumes...)
 	}
 	for _, cs := range all {
-		for _, ph := range placeholders(cs.BaseURI, true) {
-			if !ph.double {
-				m.env[screamingSnakeName(ph.name)] = "dummy"
+		for _, name := range serverVariables(cs.BaseURI) {
+			env, ok := serverVariableEnv[name]
+			if !ok {
+				m.missingEnvNames = append(m.missingEnvNames, name)
+				continue
 			}
+			m.env[env] = "dummy"
 		}
 	}
+}
+
+// serverVariables lists the `{x}` server variables of a baseUri (not the
+// `{{X}}` variables, which are read under their own names).
+func serverVariables(baseURI string) []string {
+	var out []string
+	for _, ph := range placeholders(baseURI, true) {
+		if !ph.double {
+			out = append(out, ph.name)
+		}
+	}
+	return out
+}
+
+// errNoEnvName says that a file needs the environment name of a server
+// variable the literal table serverVariableEnv does not have.
+type errNoEnvName struct{ names []string }
+
+func (e *errNoEnvName) Error() string {
+	return fmt.Sprintf("baseUri server variable(s) %s: not in the literal table serverVariableEnv (dropin_literal_test.go); "+
+		"add each with the environment name worked out by hand from the rule written there", strings.Join(e.names, ", "))
 }
 
 func readBindFile(path string) map[string]string {
@@ -219,26 +252,6 @@ func walkStrings(n *yaml.Node, fn func(string)) {
 	}
 }
 
-func screamingSnakeName(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r >= 'A' && r <= 'Z':
-			if i > 0 && s[i-1] >= 'a' && s[i-1] <= 'z' {
-				b.WriteByte('_')
-			}
-			b.WriteRune(r)
-		case r >= 'a' && r <= 'z':
-			b.WriteRune(r - 'a' + 'A')
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
-}
-
 // --- placeholders and values ---------------------------------------------
 
 type placeholder struct {
@@ -262,52 +275,309 @@ func placeholders(s string, singles bool) []placeholder {
 	return out
 }
 
-// sameName is how a caller's input meets a parameter: exact, then ignoring
-// case, `-` and `_`.
-func sameName(a, b string) bool {
-	norm := func(s string) string {
-		return strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
+// --- names: where the value a name reads comes from ---------------------------
+//
+// The documented precedence (README, "How naftiko reads a capability"; the
+// doc comments of engine.Request and spec/inputs.go), read here on its own
+// and decided once per call site, never by the values a request carries:
+//
+//   - A name a consumed operation reads (a parameter, a placeholder of its
+//     path, parameter values or body) or an output value reads is fed by a
+//     `with` entry whose key is that name, else by a caller's input of that
+//     name, else by an earlier step's result of that name.
+//   - A reference (`rest.x` in `with`, a placeholder of a `with` template or
+//     of a lookup's lookupValue) reads a caller's input, else an earlier
+//     step's result.
+//   - Names are compared exactly first, then ignoring letter case, then
+//     ignoring case, `-` and `_`; every kind at one comparison comes before
+//     any kind at the next.
+//   - When two candidates of one kind meet a name at the same comparison,
+//     the file is ambiguous: the oracle says so and expects nothing, rather
+//     than guess which one naftiko reads.
+//
+// A step's own `with` replaces the invocation's entry of exactly the same
+// key for that step's call; the invocation's other entries feed it too.
+// `{{rest.x}}` (tools, mcp, an exposes or aggregate namespace) in a consumed
+// template is the reference x. Bind and environment variables are read
+// before any of this (they are fixed at start-up).
+
+// nameMatch is how well a candidate's name meets a name.
+type nameMatch int
+
+const (
+	noMatch    nameMatch = iota
+	matchExact           // the same spelling
+	matchCase            // differs only in letter case
+	matchLoose           // differs in letter case, `-` or `_`
+)
+
+// nameMatches are the comparisons, in the order they are tried.
+var nameMatches = []nameMatch{matchExact, matchCase, matchLoose}
+
+func (k nameMatch) String() string {
+	switch k {
+	case matchExact:
+		return "exactly"
+	case matchCase:
+		return "ignoring case"
+	case matchLoose:
+		return "ignoring case, - and _"
 	}
-	return norm(a) == norm(b)
+	return "not at all"
 }
 
-// lookupValue finds name among values: exactly, then loosely, then as a
-// dotted walk into an earlier step's result.
-func lookupValue(values map[string]any, name string) (any, bool) {
-	if v, ok := values[name]; ok {
-		return v, true
+func matchName(candidate, name string) nameMatch {
+	loose := func(s string) string {
+		return strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
 	}
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
+	switch {
+	case candidate == name:
+		return matchExact
+	case strings.EqualFold(candidate, name):
+		return matchCase
+	case loose(candidate) == loose(name):
+		return matchLoose
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if strings.EqualFold(k, name) {
-			return values[k], true
+	return noMatch
+}
+
+// ambiguity is a name that two candidates of one kind meet equally well.
+type ambiguity struct {
+	name       string
+	kind       string // "`with` keys", "inputs", "steps"
+	match      nameMatch
+	candidates []string
+}
+
+func (a *ambiguity) Error() string {
+	return fmt.Sprintf("ambiguous: %q meets the %s %s %s; the oracle does not guess which one naftiko reads",
+		a.name, a.kind, strings.Join(a.candidates, " and "), a.match)
+}
+
+// pick returns the index of the one candidate that meets name at match,
+// -1 when none does; two or more are an ambiguity.
+func pick(kind, name string, match nameMatch, candidates []string) (int, error) {
+	found := -1
+	var all []string
+	for i, c := range candidates {
+		if matchName(c, name) != match {
+			continue
+		}
+		if found < 0 {
+			found = i
+		}
+		all = append(all, fmt.Sprintf("%q", c))
+	}
+	if len(all) > 1 {
+		sort.Strings(all)
+		return -1, &ambiguity{name: name, kind: kind, match: match, candidates: all}
+	}
+	return found, nil
+}
+
+// callWith is the `with` that feeds a step's call: the step's own entries,
+// and the invocation's entries whose key the step does not give.
+func callWith(invocation, step spec.With) spec.With {
+	own := map[string]bool{}
+	for _, w := range step {
+		own[w.Key] = true
+	}
+	var out spec.With
+	for _, w := range invocation {
+		if !own[w.Key] {
+			out = append(out, w)
 		}
 	}
-	for _, k := range keys {
-		if sameName(k, name) {
-			return values[k], true
-		}
+	return append(out, step...)
+}
+
+func withKeys(with spec.With) []string {
+	out := make([]string, len(with))
+	for i, w := range with {
+		out[i] = w.Key
 	}
-	if head, rest, ok := strings.Cut(name, "."); ok {
-		if root, found := values[head]; found {
-			cur := root
-			for _, p := range strings.Split(rest, ".") {
-				obj, ok := cur.(map[string]any)
-				if !ok {
-					return nil, false
-				}
-				if cur, ok = obj[p]; !ok {
-					return nil, false
-				}
+	return out
+}
+
+// source is what a name was found to read at start-up.
+type source int
+
+const (
+	fromNothing source = iota
+	fromWith
+	fromInput
+	fromStep
+)
+
+// sourceOf says what a name reads among a call's `with` entries (nil for a
+// reference), inputs and earlier steps, and which one (an index).
+func sourceOf(name string, with spec.With, inputs, steps []string) (source, int, error) {
+	for _, match := range nameMatches {
+		if with != nil {
+			i, err := pick("`with` keys", name, match, withKeys(with))
+			if err != nil || i >= 0 {
+				return fromWith, i, err
 			}
-			return cur, true
+		}
+		i, err := pick("inputs", name, match, inputs)
+		if err != nil || i >= 0 {
+			return fromInput, i, err
+		}
+		i, err = pick("steps", name, match, steps)
+		if err != nil || i >= 0 {
+			return fromStep, i, err
 		}
 	}
-	return nil, false
+	return fromNothing, -1, nil
+}
+
+// walkHead reports the input or earlier step a dotted name
+// (`step.field.sub`) walks into: its head, exactly; an input before a step.
+func walkHead(name string, inputs, steps []string) (source, string, []string) {
+	head, rest, ok := strings.Cut(name, ".")
+	if !ok || head == "" || rest == "" {
+		return fromNothing, "", nil
+	}
+	for _, kind := range []struct {
+		source source
+		names  []string
+	}{{fromInput, inputs}, {fromStep, steps}} {
+		for _, n := range kind.names {
+			if n == head {
+				return kind.source, head, strings.Split(rest, ".")
+			}
+		}
+	}
+	return fromNothing, "", nil
+}
+
+// scope is what the names of one call can reach, and the values of one
+// request.
+type scope struct {
+	m        *capModel
+	prefixes []string       // `prefix.x` in `with` is the caller's input x
+	with     spec.With      // the entries that feed this call
+	inputs   []string       // the caller's inputs (slots), by name
+	values   map[string]any // what the caller sent, by input name
+	steps    []string       // the steps run before this call, in order
+	results  map[string]any // their results, by step name
+	// stepNames are all the invocation's steps: a value that reads one
+	// not yet run depends on an answer the oracle does not know.
+	stepNames map[string]bool
+	err       error // the first ambiguity met
+}
+
+// newScope is the scope of an invocation's own call for one request.
+func (m *capModel) newScope(iv invocation, values map[string]any) (*scope, error) {
+	slots, err := m.inferInputs(iv)
+	if err != nil {
+		return nil, err
+	}
+	sc := &scope{m: m, prefixes: iv.prefixes, with: iv.With, values: values,
+		results: map[string]any{}, stepNames: map[string]bool{}}
+	for _, in := range slots {
+		sc.inputs = append(sc.inputs, in.name)
+	}
+	for _, st := range iv.Steps {
+		sc.stepNames[st.Name] = true
+	}
+	return sc, nil
+}
+
+// atStep is the scope of step k of iv (len(iv.Steps): the outputs, after
+// every step), given the results so far.
+func (sc *scope) atStep(iv invocation, k int, results map[string]any) *scope {
+	out := *sc
+	out.err = nil
+	out.with = iv.With
+	if k < len(iv.Steps) {
+		out.with = callWith(iv.With, iv.Steps[k].With)
+	}
+	out.steps = nil
+	for _, st := range iv.Steps[:k] {
+		out.steps = append(out.steps, st.Name)
+	}
+	out.results = results
+	return &out
+}
+
+func (sc *scope) failed(err error) bool {
+	if err != nil && sc.err == nil {
+		sc.err = err
+	}
+	return err != nil
+}
+
+// feed is the value of a name a consumed operation or an output reads.
+func (sc *scope) feed(name string) (any, bool) {
+	if alias, ok := sc.m.inputAlias(name); ok {
+		return sc.ref(alias)
+	}
+	return sc.lookup(name, sc.with)
+}
+
+// ref is the value of a reference: an input, else an earlier step.
+func (sc *scope) ref(name string) (any, bool) {
+	if alias, ok := sc.m.inputAlias(name); ok {
+		name = alias
+	}
+	return sc.lookup(name, nil)
+}
+
+func (sc *scope) lookup(name string, with spec.With) (any, bool) {
+	src, i, err := sourceOf(name, with, sc.inputs, sc.steps)
+	if sc.failed(err) {
+		return nil, false
+	}
+	switch src {
+	case fromWith:
+		return sc.withValue(with[i].Value)
+	case fromInput:
+		return present(sc.values[sc.inputs[i]])
+	case fromStep:
+		return present(sc.results[sc.steps[i]])
+	}
+	src, head, path := walkHead(name, sc.inputs, sc.steps)
+	var v any
+	switch src {
+	case fromInput:
+		v = sc.values[head]
+	case fromStep:
+		v = sc.results[head]
+	default:
+		return nil, false
+	}
+	for _, p := range path {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		v = obj[p]
+	}
+	return present(v)
+}
+
+func present(v any) (any, bool) { return v, v != nil }
+
+// withValue is what a `with` entry gives: a literal, the caller's input
+// (`prefix.x`), or a template over references.
+func (sc *scope) withValue(v any) (any, bool) {
+	s, isString := v.(string)
+	if !isString {
+		return v, v != nil
+	}
+	if name, ok := withInput(s, sc.prefixes); ok {
+		return sc.ref(name)
+	}
+	if !strings.Contains(s, "{{") {
+		return s, true
+	}
+	return sc.m.render(s, sc.ref, false)
+}
+
+// dependsOnStep reports a name that reads a step's answer.
+func (sc *scope) dependsOnStep(name string) bool {
+	return sc != nil && sc.stepNames[strings.SplitN(name, ".", 2)[0]]
 }
 
 // textOf renders a value for a URL, header or text body.
@@ -362,21 +632,22 @@ func jsonTypeOf(t string) string {
 	return "string"
 }
 
-// render expands a template. resolved is false when a placeholder has no
-// value. A template that is exactly one placeholder yields the typed value.
-func (m *capModel) render(s string, values map[string]any, singles bool) (any, bool) {
+// render expands a template, reading each placeholder with read (nil:
+// variables only). resolved is false when a placeholder has no value. A
+// template that is exactly one placeholder yields the typed value.
+func (m *capModel) render(s string, read func(string) (any, bool), singles bool) (any, bool) {
 	phs := placeholders(s, singles)
 	if len(phs) == 0 {
 		return s, true
 	}
 	if len(phs) == 1 && phs[0].start == 0 && phs[0].end == len(s) {
-		return m.value(phs[0].name, values)
+		return m.value(phs[0].name, read)
 	}
 	var b strings.Builder
 	last := 0
 	for _, ph := range phs {
 		b.WriteString(s[last:ph.start])
-		v, ok := m.value(ph.name, values)
+		v, ok := m.value(ph.name, read)
 		if !ok {
 			return nil, false
 		}
@@ -387,19 +658,16 @@ func (m *capModel) render(s string, values map[string]any, singles bool) (any, b
 	return b.String(), true
 }
 
-// value resolves one placeholder: a bind variable first (they are folded in
-// at start-up), then an input.
-func (m *capModel) value(name string, values map[string]any) (any, bool) {
+// value resolves one placeholder: a bind or environment variable first
+// (they are folded in at start-up), then what read finds.
+func (m *capModel) value(name string, read func(string) (any, bool)) (any, bool) {
 	if v, ok := m.vars[name]; ok {
 		return v, true
 	}
-	if v, ok := lookupValue(values, name); ok {
-		return v, true
+	if read == nil {
+		return nil, false
 	}
-	if alias, ok := m.inputAlias(name); ok {
-		return lookupValue(values, alias)
-	}
-	return nil, false
+	return read(name)
 }
 
 // inputAlias reads `{{tools.x}}` (rest, mcp, or an exposes or aggregate
@@ -436,13 +704,16 @@ func (m *capModel) inputAlias(name string) (string, bool) {
 // resolved.
 type invocation struct {
 	spec.Invocation
-	declared []spec.ExposedParam
-	prefixes []string // `prefix.x` in with means the caller's input x
+	declared  []spec.ExposedParam
+	prefixes  []string // `prefix.x` in with means the caller's input x
+	routeVars []string // a REST route's variables, in route order
 }
 
-func (m *capModel) resolve(inv spec.Invocation, declared []spec.ExposedParam, exposesNS string) (invocation, error) {
+// resolve reads an exposed operation (route: its REST route), tool or
+// function, with its `ref` merged in.
+func (m *capModel) resolve(inv spec.Invocation, declared []spec.ExposedParam, exposesNS, route string) (invocation, error) {
 	out := invocation{Invocation: inv, declared: declared,
-		prefixes: []string{exposesNS, "rest", "tools", "mcp"}}
+		prefixes: []string{exposesNS, "rest", "tools", "mcp"}, routeVars: routeVars(route)}
 	if inv.Ref == "" {
 		return out, nil
 	}
@@ -463,7 +734,8 @@ func (m *capModel) resolve(inv spec.Invocation, declared []spec.ExposedParam, ex
 	if len(inv.OutputParameters) > 0 {
 		merged.OutputParameters = inv.OutputParameters
 	}
-	merged.With = append(append(spec.With(nil), f.fn.With...), inv.With...)
+	// The operation's own entries replace the function's of the same key.
+	merged.With = callWith(f.fn.With, inv.With)
 	merged.Ref = ""
 	out.Invocation = merged
 	if len(declared) == 0 {
@@ -482,13 +754,14 @@ type inputSpec struct {
 	constant bool
 }
 
-// withInput reports the caller's input a `with` value refers to.
-func (iv invocation) withInput(v any) (string, bool) {
+// withInput reports the caller's input a `with` value refers to:
+// `prefix.x` for one of prefixes.
+func withInput(v any, prefixes []string) (string, bool) {
 	s, ok := v.(string)
 	if !ok || strings.Contains(s, "{{") {
 		return "", false
 	}
-	for _, p := range iv.prefixes {
+	for _, p := range prefixes {
 		if name, ok := strings.CutPrefix(s, p+"."); ok && name != "" && p != "" {
 			return name, true
 		}
@@ -525,28 +798,49 @@ func opPath(co consumedOp) string { return spec.JoinPath(co.res.Path, co.op.Path
 
 // inferInputs is the oracle's list of what a caller must be able to send:
 // route variables, declared inputs, `with` references and, when nothing is
-// declared, every consumed parameter and template reference nobody else
-// feeds.
-func (m *capModel) inferInputs(iv invocation, routeVars []string) []inputSpec {
+// declared, every consumed parameter and template reference nothing else
+// feeds. A name that meets an input already listed (by the comparisons of
+// sourceOf) is that input; one that meets two equally is an ambiguity.
+func (m *capModel) inferInputs(iv invocation) ([]inputSpec, error) {
 	var out []inputSpec
+	names := func() []string {
+		ns := make([]string, len(out))
+		for i, in := range out {
+			ns[i] = in.name
+		}
+		return ns
+	}
+	var firstErr error
+	failed := func(err error) bool {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		return err != nil
+	}
+	merge := func(i int, in inputSpec) {
+		if in.required {
+			out[i].required = true
+		}
+		if out[i].typ == "string" && in.typ != "" && in.typ != "string" {
+			out[i].typ = in.typ
+		}
+	}
+	// add lists in, or merges it into the input its name meets.
 	add := func(in inputSpec) {
-		for i := range out {
-			if sameName(out[i].name, in.name) {
-				if in.required {
-					out[i].required = true
-				}
-				if out[i].typ == "string" && in.typ != "" && in.typ != "string" {
-					out[i].typ = in.typ
-				}
-				return
-			}
+		src, i, err := sourceOf(in.name, nil, names(), nil)
+		if failed(err) {
+			return
+		}
+		if src == fromInput {
+			merge(i, in)
+			return
 		}
 		if in.typ == "" {
 			in.typ = "string"
 		}
 		out = append(out, in)
 	}
-	for _, v := range routeVars {
+	for _, v := range iv.routeVars {
 		add(inputSpec{name: v, in: "path", typ: "string", required: true})
 	}
 	for _, d := range iv.declared {
@@ -559,19 +853,20 @@ func (m *capModel) inferInputs(iv invocation, routeVars []string) []inputSpec {
 		add(in)
 	}
 	type call struct {
-		op   string
-		with spec.With
+		op    string
+		with  spec.With
+		steps []string // the steps run before it
 	}
 	var calls []call
 	if iv.Call != "" {
-		calls = append(calls, call{iv.Call, iv.With})
+		calls = append(calls, call{op: iv.Call, with: iv.With})
 	}
-	steps := map[string]bool{}
+	var before []string
 	for _, st := range iv.Steps {
-		steps[st.Name] = true
 		if st.Call != "" {
-			calls = append(calls, call{st.Call, append(append(spec.With(nil), iv.With...), st.With...)})
+			calls = append(calls, call{op: st.Call, with: callWith(iv.With, st.With), steps: append([]string(nil), before...)})
 		}
+		before = append(before, st.Name)
 	}
 	for _, c := range calls {
 		co, ok := m.ops[c.op]
@@ -579,10 +874,22 @@ func (m *capModel) inferInputs(iv invocation, routeVars []string) []inputSpec {
 			continue
 		}
 		params := consumedParams(co)
-		fed := map[string]bool{}
+		pathRefs := placeholders(opPath(co), true)
+		// feedOf says what feeds a name the operation reads.
+		feedOf := func(name string) source {
+			src, _, err := sourceOf(name, c.with, names(), c.steps)
+			if failed(err) {
+				return fromWith // fed by something: the error says what
+			}
+			if src == fromNothing {
+				if s, _, _ := walkHead(name, names(), c.steps); s != fromNothing {
+					return s
+				}
+			}
+			return src
+		}
 		for _, w := range c.with {
-			fed[w.Key] = true
-			// What the fed parameter says about the value.
+			// What the parameter of that key says about the value.
 			fedType, fedRequired, fedIn := "string", false, ""
 			for _, p := range params {
 				if p.Name == w.Key {
@@ -593,59 +900,62 @@ func (m *capModel) inferInputs(iv invocation, routeVars []string) []inputSpec {
 					}
 				}
 			}
-			for _, ph := range placeholders(opPath(co), true) {
+			for _, ph := range pathRefs {
 				if ph.name == w.Key {
 					fedRequired = true
 				}
 			}
-			name, ok := iv.withInput(w.Value)
-			if !ok {
-				s, isStr := w.Value.(string)
-				if !isStr || len(iv.declared) > 0 {
-					continue
-				}
-				phs := placeholders(s, false)
-				for _, ph := range phs {
-					name := ph.name
-					if alias, ok := m.inputAlias(name); ok {
-						name = alias
-					}
-					if _, isVar := m.vars[name]; isVar || strings.Contains(name, ".") {
-						continue
-					}
-					typ := "string"
-					if len(phs) == 1 && ph.start == 0 && ph.end == len(s) {
-						typ = fedType
-					}
-					add(inputSpec{name: name, typ: typ, required: fedRequired})
-				}
+			name, ok := withInput(w.Value, iv.prefixes)
+			if ok {
+				add(inputSpec{name: name, typ: fedType, required: fedRequired, in: fedIn})
 				continue
 			}
-			add(inputSpec{name: name, typ: fedType, required: fedRequired, in: fedIn})
+			s, isStr := w.Value.(string)
+			if !isStr || len(iv.declared) > 0 {
+				continue
+			}
+			phs := placeholders(s, false)
+			for _, ph := range phs {
+				name := ph.name
+				if alias, ok := m.inputAlias(name); ok {
+					name = alias
+				}
+				if _, isVar := m.vars[name]; isVar || strings.Contains(name, ".") {
+					continue
+				}
+				if src, _, err := sourceOf(name, nil, names(), c.steps); failed(err) || src == fromStep {
+					continue
+				}
+				typ := "string"
+				if len(phs) == 1 && ph.start == 0 && ph.end == len(s) {
+					typ = fedType
+				}
+				add(inputSpec{name: name, typ: typ, required: fedRequired})
+			}
 		}
 		if len(iv.declared) > 0 {
 			continue
 		}
-		feeds := func(name string) bool {
-			for k := range fed {
-				if sameName(k, name) {
-					return true
-				}
+		// need lists what feeds name, or adds the input that does.
+		need := func(in inputSpec) {
+			switch feedOf(in.name) {
+			case fromWith, fromStep:
+			default:
+				add(in)
 			}
-			return false
 		}
 		for _, p := range params {
-			if feeds(p.Name) || p.Value != "" || p.In == "environment" {
+			if p.Value != "" || p.In == "environment" {
 				continue
 			}
 			in := inputSpec{name: p.Name, typ: jsonTypeOf(p.Type), required: p.In == "path" || (p.Required != nil && *p.Required)}
 			if p.In != "path" {
 				in.in = p.In
 			}
-			add(in)
+			need(in)
 		}
 		// Placeholders no parameter declares are inputs too.
-		refs := placeholders(opPath(co), true)
+		refs := pathRefs
 		for _, p := range params {
 			refs = append(refs, placeholders(p.Value, false)...)
 		}
@@ -661,16 +971,19 @@ func (m *capModel) inferInputs(iv invocation, routeVars []string) []inputSpec {
 			if alias, ok := m.inputAlias(name); ok {
 				name = alias
 			}
-			if _, isVar := m.vars[name]; isVar || feeds(name) || steps[strings.SplitN(name, ".", 2)[0]] {
+			if _, isVar := m.vars[name]; isVar {
 				continue
 			}
-			add(inputSpec{name: name, typ: "string", required: true})
+			need(inputSpec{name: name, typ: "string", required: true})
 		}
-		if b := co.op.Body; b != nil && !b.IsRaw && b.Data == nil && jsonBody(b) && !hasBodyParams(params) && !feeds("body") {
-			add(inputSpec{name: "body", in: "body", typ: "object"})
+		if b := co.op.Body; b != nil && !b.IsRaw && b.Data == nil && jsonBody(b) && !hasBodyParams(params) {
+			need(inputSpec{name: "body", in: "body", typ: "object"})
 		}
 	}
-	return out
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
 }
 
 func jsonBody(b *spec.RequestBody) bool {
@@ -707,35 +1020,6 @@ func treePlaceholders(v any) []placeholder {
 	return nil
 }
 
-// applyWith merges a `with` block over the caller's inputs.
-func (m *capModel) applyWith(iv invocation, with spec.With, values map[string]any) map[string]any {
-	out := make(map[string]any, len(values)+len(with))
-	for k, v := range values {
-		out[k] = v
-	}
-	for _, w := range with {
-		if name, ok := iv.withInput(w.Value); ok {
-			if v, found := lookupValue(out, name); found {
-				out[w.Key] = v
-			}
-			continue
-		}
-		s, isString := w.Value.(string)
-		if !isString {
-			out[w.Key] = w.Value
-			continue
-		}
-		if !strings.Contains(s, "{{") {
-			out[w.Key] = s
-			continue
-		}
-		if v, ok := m.render(s, out, false); ok {
-			out[w.Key] = v
-		}
-	}
-	return out
-}
-
 // --- expected upstream requests ---------------------------------------------
 
 type wantSeg struct {
@@ -765,8 +1049,16 @@ type wantBody struct {
 }
 
 // expectCall computes the request the file describes for calling op with
-// values (inputs after `with`).
-func (m *capModel) expectCall(label, op string, values map[string]any, stepNames map[string]bool) (*wantReq, error) {
+// the names and values of sc. An ambiguous name is an error.
+func (m *capModel) expectCall(label, op string, sc *scope) (*wantReq, error) {
+	w, err := m.expectCallValues(label, op, sc)
+	if sc.err != nil {
+		return nil, fmt.Errorf("%s: %w", label, sc.err)
+	}
+	return w, err
+}
+
+func (m *capModel) expectCallValues(label, op string, sc *scope) (*wantReq, error) {
 	co, ok := m.ops[op]
 	if !ok {
 		return nil, fmt.Errorf("%s: no consumed operation %q", label, op)
@@ -775,9 +1067,6 @@ func (m *capModel) expectCall(label, op string, values map[string]any, stepNames
 		query: url.Values{}, header: http.Header{}, cookies: map[string]string{}, auth: co.cs.Authentication}
 	if w.method == "" {
 		w.method = http.MethodGet
-	}
-	dependsOnStep := func(name string) bool {
-		return stepNames[strings.SplitN(name, ".", 2)[0]]
 	}
 	path, rawQuery, _ := strings.Cut(opPath(co), "?")
 	for _, s := range strings.Split(strings.Trim(path, "/"), "/") {
@@ -790,9 +1079,9 @@ func (m *capModel) expectCall(label, op string, values map[string]any, stepNames
 		last := 0
 		for _, ph := range phs {
 			b.WriteString(s[last:ph.start])
-			v, ok := m.value(ph.name, values)
+			v, ok := m.value(ph.name, sc.feed)
 			if !ok {
-				if dependsOnStep(ph.name) {
+				if sc.dependsOnStep(ph.name) {
 					seg.unknown, w.unknown = true, true
 					break
 				}
@@ -810,7 +1099,7 @@ func (m *capModel) expectCall(label, op string, values map[string]any, stepNames
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
-		r, ok := m.render(v, values, true)
+		r, ok := m.render(v, sc.feed, true)
 		if !ok {
 			return nil, fmt.Errorf("%s: no value for the query in the path: %s", label, kv)
 		}
@@ -820,9 +1109,9 @@ func (m *capModel) expectCall(label, op string, values map[string]any, stepNames
 	var bodyParams []spec.ConsumedParam
 	bodyValues := map[string]any{}
 	for _, p := range consumedParams(co) {
-		v, ok := m.paramValue(p, values)
+		v, ok := m.paramValue(p, sc)
 		if !ok {
-			if p.Value != "" && anyStepRef(p.Value, dependsOnStep) {
+			if p.Value != "" && anyStepRef(p.Value, sc.dependsOnStep) {
 				w.unknown = true
 			}
 			continue
@@ -856,7 +1145,7 @@ func (m *capModel) expectCall(label, op string, values map[string]any, stepNames
 	if err := m.expectAuth(w); err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
-	body, err := m.expectBody(co, values, bodyParams, bodyValues)
+	body, err := m.expectBody(co, sc, bodyParams, bodyValues)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
@@ -874,16 +1163,12 @@ func anyStepRef(s string, dependsOnStep func(string) bool) bool {
 }
 
 // paramValue is a consumed parameter's value: its own `value` template, or
-// the input of the same name.
-func (m *capModel) paramValue(p spec.ConsumedParam, values map[string]any) (any, bool) {
+// what feeds its name.
+func (m *capModel) paramValue(p spec.ConsumedParam, sc *scope) (any, bool) {
 	if p.Value != "" {
-		return m.render(p.Value, values, false)
+		return m.render(p.Value, sc.feed, false)
 	}
-	v, ok := lookupValue(values, p.Name)
-	if !ok || v == nil {
-		return nil, false
-	}
-	return v, true
+	return sc.feed(p.Name)
 }
 
 // expectAuth adds the credentials a consumes block declares. Digest and
@@ -951,7 +1236,7 @@ func (m *capModel) expectAuth(w *wantReq) error {
 // expectBody is the payload the file describes: its `body` template, with
 // `in: body` parameters joining a JSON object; or those parameters alone.
 // A body parameter named `body` is the whole payload.
-func (m *capModel) expectBody(co consumedOp, values map[string]any, params []spec.ConsumedParam, paramValues map[string]any) (*wantBody, error) {
+func (m *capModel) expectBody(co consumedOp, sc *scope, params []spec.ConsumedParam, paramValues map[string]any) (*wantBody, error) {
 	fields := map[string]any{}
 	var whole any
 	for _, p := range params {
@@ -989,7 +1274,7 @@ func (m *capModel) expectBody(co consumedOp, values map[string]any, params []spe
 		return nil, nil
 	}
 	if b.IsRaw {
-		text, ok := m.renderText(b.Raw, values)
+		text, ok := m.renderText(b.Raw, sc)
 		if !ok {
 			return nil, fmt.Errorf("no value for a placeholder of the body")
 		}
@@ -1004,14 +1289,14 @@ func (m *capModel) expectBody(co consumedOp, values map[string]any, params []spe
 		if b.Data == nil {
 			p := payload()
 			if p == nil {
-				p, _ = lookupValue(values, "body")
+				p, _ = sc.feed("body")
 			}
 			if p == nil {
 				p = map[string]any{}
 			}
 			return &wantBody{kind: "json", json: p}, nil
 		}
-		data, err := m.renderTree(b.Data, values)
+		data, err := m.renderTree(b.Data, sc)
 		if err != nil {
 			return nil, err
 		}
@@ -1026,7 +1311,7 @@ func (m *capModel) expectBody(co consumedOp, values map[string]any, params []spe
 		}
 		return &wantBody{kind: "json", json: data}, nil
 	case "formurlencoded", "form":
-		data, err := m.renderTree(b.Data, values)
+		data, err := m.renderTree(b.Data, sc)
 		if err != nil {
 			return nil, err
 		}
@@ -1042,7 +1327,7 @@ func (m *capModel) expectBody(co consumedOp, values map[string]any, params []spe
 		return &wantBody{kind: "form", form: form}, nil
 	case "text", "xml", "sparql":
 		s, _ := b.Data.(string)
-		text, ok := m.renderText(s, values)
+		text, ok := m.renderText(s, sc)
 		if !ok {
 			return nil, fmt.Errorf("no value for a placeholder of the body")
 		}
@@ -1051,13 +1336,13 @@ func (m *capModel) expectBody(co consumedOp, values map[string]any, params []spe
 	return nil, fmt.Errorf("body type %q: not modelled by the oracle", b.Type)
 }
 
-func (m *capModel) renderText(s string, values map[string]any) (string, bool) {
+func (m *capModel) renderText(s string, sc *scope) (string, bool) {
 	phs := placeholders(s, false)
 	var b strings.Builder
 	last := 0
 	for _, ph := range phs {
 		b.WriteString(s[last:ph.start])
-		v, ok := m.value(ph.name, values)
+		v, ok := m.value(ph.name, sc.feed)
 		if !ok {
 			return "", false
 		}
@@ -1068,10 +1353,10 @@ func (m *capModel) renderText(s string, values map[string]any) (string, bool) {
 	return b.String(), true
 }
 
-func (m *capModel) renderTree(v any, values map[string]any) (any, error) {
+func (m *capModel) renderTree(v any, sc *scope) (any, error) {
 	switch t := v.(type) {
 	case string:
-		r, ok := m.render(t, values, false)
+		r, ok := m.render(t, sc.feed, false)
 		if !ok {
 			return nil, fmt.Errorf("no value for a placeholder of the body (%q)", t)
 		}
@@ -1079,7 +1364,7 @@ func (m *capModel) renderTree(v any, values map[string]any) (any, error) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			r, err := m.renderTree(e, values)
+			r, err := m.renderTree(e, sc)
 			if err != nil {
 				return nil, err
 			}
@@ -1089,7 +1374,7 @@ func (m *capModel) renderTree(v any, values map[string]any) (any, error) {
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			r, err := m.renderTree(e, values)
+			r, err := m.renderTree(e, sc)
 			if err != nil {
 				return nil, err
 			}
@@ -1115,14 +1400,15 @@ func (m *capModel) eachInvocation(fn func(label string, iv invocation, routeVars
 			for oi := range res.Operations {
 				op := &res.Operations[oi]
 				declared := append(append([]spec.ExposedParam(nil), res.InputParameters...), op.InputParameters...)
-				if iv, err := m.resolve(op.Invocation, declared, ex.Namespace); err == nil {
-					fn("REST "+op.Method+" "+res.Path, iv, nil)
+				route := spec.JoinPath(res.Path, op.Path)
+				if iv, err := m.resolve(op.Invocation, declared, ex.Namespace, route); err == nil {
+					fn("REST "+op.Method+" "+res.Path, iv, iv.routeVars)
 				}
 			}
 		}
 		for ti := range ex.Tools {
 			t := &ex.Tools[ti]
-			if iv, err := m.resolve(t.Invocation, t.InputParameters, ex.Namespace); err == nil {
+			if iv, err := m.resolve(t.Invocation, t.InputParameters, ex.Namespace, ""); err == nil {
 				fn("MCP tool "+t.Name, iv, nil)
 			}
 		}
@@ -1134,7 +1420,7 @@ func (m *capModel) eachInvocation(fn func(label string, iv invocation, routeVars
 	sort.Strings(names)
 	for _, k := range names {
 		f := m.funcs[k]
-		if iv, err := m.resolve(f.fn.Invocation, f.fn.InputParameters, f.ns); err == nil {
+		if iv, err := m.resolve(f.fn.Invocation, f.fn.InputParameters, f.ns, ""); err == nil {
 			fn("function "+f.fn.Name, iv, nil)
 		}
 	}

@@ -392,8 +392,10 @@ func (a *answerSet) needInvocation(iv invocation) {
 					})
 				})
 			}
-		} else if v, ok := a.m.render(st.LookupValue, a.m.sampleInputs(iv), false); ok {
-			keys = []any{textOf(v)}
+		} else if sc := a.m.sampleScope(iv); sc != nil {
+			if v, ok := a.m.render(st.LookupValue, sc.ref, false); ok && sc.err == nil {
+				keys = []any{textOf(v)}
+			}
 		}
 		if indexOp == "" || keys == nil {
 			continue
@@ -431,14 +433,23 @@ func (a *answerSet) needInvocation(iv invocation) {
 	}
 }
 
-// sampleInputs are the values the tests send for every input the oracle
-// infers (the same values the REST and MCP callers use).
-func (m *capModel) sampleInputs(iv invocation) map[string]any {
-	out := map[string]any{}
-	for _, in := range m.inferInputs(iv, nil) {
-		out[in.name] = sampleValue(in.name, in.typ)
+// sampleScope holds the values the tests send for every input the oracle
+// infers (the same values the REST and MCP callers use); nil when the
+// oracle cannot read the invocation (the call's check says why).
+func (m *capModel) sampleScope(iv invocation) *scope {
+	inputs, err := m.inferInputs(iv)
+	if err != nil {
+		return nil
 	}
-	return out
+	values := map[string]any{}
+	for _, in := range inputs {
+		values[in.name] = sampleValue(in.name, in.typ)
+	}
+	sc, err := m.newScope(iv, values)
+	if err != nil {
+		return nil
+	}
+	return sc
 }
 
 // answer is what the fake upstream sends for op: the bytes, their media
@@ -614,13 +625,14 @@ func hasMock(params []spec.OutputParam) bool {
 	return false
 }
 
-// shapeOutput applies output parameters to a decoded answer.
-func (m *capModel) shapeOutput(params []spec.OutputParam, body any, inputs map[string]any) any {
+// shapeOutput applies output parameters to a decoded answer; their value
+// templates read names as sc says.
+func (m *capModel) shapeOutput(params []spec.OutputParam, body any, sc *scope) any {
 	if outputPassesThrough(params) {
 		return body
 	}
 	if len(params) == 1 {
-		return m.evalOutput(&params[0], body, inputs)
+		return m.evalOutput(&params[0], body, sc)
 	}
 	out := map[string]any{}
 	for i := range params {
@@ -628,26 +640,26 @@ func (m *capModel) shapeOutput(params []spec.OutputParam, body any, inputs map[s
 		if key == "" {
 			key = "output" + strconv.Itoa(i)
 		}
-		out[key] = m.evalOutput(&params[i], body, inputs)
+		out[key] = m.evalOutput(&params[i], body, sc)
 	}
 	return out
 }
 
 // mockOutput answers from constants alone.
-func (m *capModel) mockOutput(params []spec.OutputParam, inputs map[string]any) any {
+func (m *capModel) mockOutput(params []spec.OutputParam, sc *scope) any {
 	if len(params) == 1 && params[0].Name == "" {
-		return m.evalOutput(&params[0], nil, inputs)
+		return m.evalOutput(&params[0], nil, sc)
 	}
 	out := map[string]any{}
 	for i := range params {
-		if v := m.evalOutput(&params[i], nil, inputs); v != nil {
+		if v := m.evalOutput(&params[i], nil, sc); v != nil {
 			out[params[i].Name] = v
 		}
 	}
 	return out
 }
 
-func (m *capModel) evalOutput(p *spec.OutputParam, cur any, inputs map[string]any) any {
+func (m *capModel) evalOutput(p *spec.OutputParam, cur any, sc *scope) any {
 	typ := strings.ToLower(p.Type)
 	mapping := p.Mapping
 	if p.Value != nil {
@@ -657,7 +669,7 @@ func (m *capModel) evalOutput(p *spec.OutputParam, cur any, inputs map[string]an
 			last := 0
 			for _, ph := range placeholders(src, false) {
 				b.WriteString(src[last:ph.start])
-				if v, ok := lookupValue(inputs, ph.name); ok {
+				if v, ok := sc.feed(ph.name); ok {
 					b.WriteString(textOf(v))
 				}
 				last = ph.end
@@ -685,7 +697,7 @@ func (m *capModel) evalOutput(p *spec.OutputParam, cur any, inputs map[string]an
 			}
 			out := map[string]any{}
 			for k, v := range obj {
-				out[k] = m.evalOutput(p.Values, v, inputs)
+				out[k] = m.evalOutput(p.Values, v, sc)
 			}
 			return out
 		}
@@ -698,7 +710,7 @@ func (m *capModel) evalOutput(p *spec.OutputParam, cur any, inputs map[string]an
 		}
 		out := map[string]any{}
 		for i := range p.Properties {
-			out[p.Properties[i].Name] = m.evalOutput(&p.Properties[i].Param, base, inputs)
+			out[p.Properties[i].Name] = m.evalOutput(&p.Properties[i].Param, base, sc)
 		}
 		return out
 	case "array":
@@ -715,7 +727,7 @@ func (m *capModel) evalOutput(p *spec.OutputParam, cur any, inputs map[string]an
 		out := make([]any, 0, len(arr))
 		for _, e := range arr {
 			if p.Items.Single != nil {
-				out = append(out, m.evalOutput(p.Items.Single, e, inputs))
+				out = append(out, m.evalOutput(p.Items.Single, e, sc))
 				continue
 			}
 			obj := map[string]any{}
@@ -723,7 +735,7 @@ func (m *capModel) evalOutput(p *spec.OutputParam, cur any, inputs map[string]an
 			for i := range p.Items.Fields {
 				f := &p.Items.Fields[i]
 				if f.Mapping != "" || f.Value != nil {
-					obj[f.Name] = m.evalOutput(f, e, inputs)
+					obj[f.Name] = m.evalOutput(f, e, sc)
 				} else {
 					obj[f.Name] = src[f.Name]
 				}
@@ -768,13 +780,17 @@ func coerceScalar(typ string, v any) any {
 }
 
 // expectOrchestration is the answer of a `steps` invocation, given what each
-// operation answers.
-func (m *capModel) expectOrchestration(iv invocation, answers *answerSet, inputs map[string]any) any {
+// operation answers; sc is the invocation's scope.
+func (m *capModel) expectOrchestration(iv invocation, answers *answerSet, sc *scope) (any, error) {
 	results := map[string]any{}
 	var last any
-	for _, st := range iv.Steps {
+	for k, st := range iv.Steps {
 		if st.Index != "" {
-			results[st.Name] = lookupRows(st, results, inputs, m)
+			ssc := sc.atStep(iv, k, results)
+			results[st.Name] = lookupRows(st, results, ssc, m)
+			if ssc.err != nil {
+				return nil, fmt.Errorf("step %s: %w", st.Name, ssc.err)
+			}
 			continue
 		}
 		_, _, decoded := answers.answer(st.Call)
@@ -808,13 +824,15 @@ func (m *capModel) expectOrchestration(iv invocation, answers *answerSet, inputs
 			obj[parts[len(parts)-1]] = v
 		}
 		if hit {
-			return out
+			return out, nil
 		}
 	}
 	if !outputPassesThrough(iv.OutputParameters) && last != nil {
-		return m.shapeOutput(iv.OutputParameters, last, inputs)
+		osc := sc.atStep(iv, len(iv.Steps), results)
+		v := m.shapeOutput(iv.OutputParameters, last, osc)
+		return v, osc.err
 	}
-	return last
+	return last, nil
 }
 
 // projectStep keeps what a step's consumed outputs name, beside the answer's
@@ -866,12 +884,14 @@ func projectStep(co consumedOp, body any) any {
 	return one(body)
 }
 
-func lookupRows(st spec.Step, results map[string]any, inputs map[string]any, m *capModel) any {
+// lookupRows is a lookup step's result; a lookupValue template reads
+// references in sc (the step's scope).
+func lookupRows(st spec.Step, results map[string]any, sc *scope, m *capModel) any {
 	var key any
 	if strings.HasPrefix(st.LookupValue, "$") {
 		toks, _ := parsePath(st.LookupValue)
 		key = evalPath(toks, results)
-	} else if v, ok := m.render(st.LookupValue, inputs, false); ok {
+	} else if v, ok := m.render(st.LookupValue, sc.ref, false); ok {
 		key = textOf(v)
 	}
 	table := results[st.Index]
