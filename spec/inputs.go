@@ -143,15 +143,20 @@ func ResolveInputs(site *InputSite) *Resolution {
 		}
 	}
 	for _, c := range calls {
-		fed := map[string]bool{}
+		// A `with` key feeds every name it matches, loosely included (as
+		// Feed resolves it): nothing it feeds becomes an input of its own.
+		fedBy := func(name string) bool {
+			for _, w := range c.With {
+				if matchOf(w.Key, name) != NoMatch {
+					return true
+				}
+			}
+			return false
+		}
 		for _, w := range c.With {
-			fed[w.Key] = true
 			var p SignatureParam
 			if c.Call != nil {
-				p, _ = c.Call.Param(w.Key)
-				if !p.Required && contains(c.Call.PathRefs, w.Key) {
-					p.Required = true
-				}
+				p = c.Call.fedBy(w.Key)
 			}
 			if name, ok := WithInput(w.Value, site.Prefixes); ok {
 				head, _, _ := strings.Cut(name, ".")
@@ -195,7 +200,7 @@ func ResolveInputs(site *InputSite) *Resolution {
 				// the caller's to give, in the query string or the body
 				// (validate warns: path-parameter-from-query).
 				for _, p := range c.Call.Params {
-					if p.In == "path" && p.Fed() && !fed[p.Name] && !r.has(p.Name) {
+					if p.In == "path" && p.Fed() && !fedBy(p.Name) && !r.has(p.Name) {
 						r.add(Input{Name: p.Name, Type: JSONType(p.Type), Description: describe(p, p.Name, c.Call),
 							Required: true, Origin: InferredInput})
 					}
@@ -204,7 +209,7 @@ func ResolveInputs(site *InputSite) *Resolution {
 			continue
 		}
 		for _, p := range c.Call.Params {
-			if fed[p.Name] || !p.Fed() {
+			if fedBy(p.Name) || !p.Fed() {
 				continue
 			}
 			r.add(Input{Name: p.Name, In: restIn(p.In), Type: JSONType(p.Type), Description: describe(p, p.Name, c.Call),
@@ -223,7 +228,7 @@ func ResolveInputs(site *InputSite) *Resolution {
 		}
 		for _, list := range [][]string{c.Call.QueryRefs, c.Call.ValueRefs, c.Call.BodyRefs} {
 			for _, ref := range list {
-				if fed[ref] || isStepRef(ref) {
+				if fedBy(ref) || isStepRef(ref) {
 					continue
 				}
 				r.add(Input{Name: ref, Type: "string", Required: true, Origin: InferredInput,
@@ -308,13 +313,15 @@ func (r *Resolution) Feed(step int, name string) Feed {
 	if step >= 0 && step < len(r.Site.Steps) {
 		stepWith = r.Site.Steps[step].With
 	}
+	// Within a `with` block the last entry for a name wins: a `ref`'s
+	// referrer writes after the function it refers to.
 	for _, level := range []Match{Exact, FoldedCase, Loose} {
-		for i := range stepWith {
+		for i := len(stepWith) - 1; i >= 0; i-- {
 			if matchOf(stepWith[i].Key, name) == level {
 				return Feed{Kind: FromWith, Match: level, With: &stepWith[i], StepWith: true}
 			}
 		}
-		for i := range r.Site.With {
+		for i := len(r.Site.With) - 1; i >= 0; i-- {
 			if matchOf(r.Site.With[i].Key, name) == level {
 				return Feed{Kind: FromWith, Match: level, With: &r.Site.With[i]}
 			}

@@ -248,6 +248,19 @@ func (s *Signature) Param(name string) (SignatureParam, bool) {
 	return SignatureParam{}, false
 }
 
+// fedBy is what a `with` key feeds, as Feed resolves names: the parameter
+// (or path placeholder) it names exactly, else ignoring case, else loosely.
+func (s *Signature) fedBy(key string) SignatureParam {
+	for _, level := range []Match{Exact, FoldedCase, Loose} {
+		for i := len(s.Params) - 1; i >= 0; i-- {
+			if matchOf(key, s.Params[i].Name) == level {
+				return s.Params[i]
+			}
+		}
+	}
+	return SignatureParam{}
+}
+
 // Refs lists every per-call name the operation reads: fed parameters and
 // the placeholders of its path, query, values and body, once each.
 func (s *Signature) Refs() []string {

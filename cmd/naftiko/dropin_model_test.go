@@ -890,9 +890,15 @@ func (m *capModel) inferInputs(iv invocation) ([]inputSpec, error) {
 		}
 		for _, w := range c.with {
 			// What the parameter of that key says about the value.
+			// The parameters this entry feeds are those whose names resolve to
+			// it (a key spelt loosely still feeds its parameter).
+			feeds := func(param string) bool {
+				src, i, err := sourceOf(param, c.with, nil, nil)
+				return err == nil && src == fromWith && c.with[i].Key == w.Key
+			}
 			fedType, fedRequired, fedIn := "string", false, ""
 			for _, p := range params {
-				if p.Name == w.Key {
+				if feeds(p.Name) {
 					fedType = jsonTypeOf(p.Type)
 					fedRequired = p.In == "path" || (p.Required != nil && *p.Required)
 					if p.In != "path" {
@@ -901,7 +907,7 @@ func (m *capModel) inferInputs(iv invocation) ([]inputSpec, error) {
 				}
 			}
 			for _, ph := range pathRefs {
-				if ph.name == w.Key {
+				if feeds(ph.name) {
 					fedRequired = true
 				}
 			}
