@@ -237,17 +237,6 @@ func (sc Scope) bodyRefs(b *RequestBody) []string {
 	return out
 }
 
-// Param returns the parameter a name refers to, exactly, preferring the
-// last declared (any place).
-func (s *Signature) Param(name string) (SignatureParam, bool) {
-	for i := len(s.Params) - 1; i >= 0; i-- {
-		if s.Params[i].Name == name {
-			return s.Params[i], true
-		}
-	}
-	return SignatureParam{}, false
-}
-
 // fedBy is what a `with` key feeds, as Feed resolves names: the parameter
 // (or path placeholder) it names exactly, else ignoring case, else loosely.
 func (s *Signature) fedBy(key string) SignatureParam {
