@@ -57,7 +57,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	upstreams := &pairFlag{name: "upstream"}
 	listens := &pairFlag{name: "listen"}
 	fset.Var(upstreams, "upstream", "`NAMESPACE=URL`: replace a consumes block's baseUri (repeatable)")
-	fset.Var(listens, "listen", "`NAMESPACE=HOST:PORT`: replace an exposes block's address and port (repeatable)")
+	fset.Var(listens, "listen", "`NAMESPACE=HOST:PORT`: replace an exposes block's address and port (repeatable); port 0 binds an ephemeral port, whose URL the start-up \"listening\" line gives")
 	timeout := fset.Duration("timeout", 30*time.Second, "per upstream call: wait for headers, and longest stall while a body streams")
 	logFormat := fset.String("log-format", "text", "log format on stderr: text or json")
 	logLevel := fset.String("log-level", "info", "log level: debug, info, warn or error")

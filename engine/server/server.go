@@ -34,16 +34,23 @@ type Server struct {
 	listeners []*listener
 	stdio     *stdioSurface
 
-	mu       sync.Mutex
-	servers  []*http.Server
-	serveErr chan error
+	mu      sync.Mutex
+	servers []*http.Server
 }
 
 type listener struct {
-	addr   string
+	addr   string // as asked: host:port, port 0 for an ephemeral port
+	blocks []block
 	mounts []mount
 	mux    *http.ServeMux
 	ln     net.Listener
+}
+
+// block is one exposes block served by a listener: rest or mcp is set.
+type block struct {
+	c    *engine.Capability
+	rest *engine.RestSurface
+	mcp  *engine.MCPSurface
 }
 
 type mount struct {
@@ -75,24 +82,30 @@ type Options struct {
 // New mounts the surfaces of caps. Exposes blocks of different capabilities
 // that ask for the same address share one listener, each capability under
 // "/<file name>"; a capability alone on its address is mounted at the root.
+// A block asking for port 0 is never shared: it gets a listener of its own,
+// bound here to an ephemeral port so that everything derived from its
+// address (URLs, the default OAuth resource) names the real port.
 func New(caps []*engine.Capability, opts Options) (*Server, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{logger: logger}
-	byAddr := map[string]map[*engine.Capability]bool{}
-	var order []string
-	note := func(addr string, c *engine.Capability) {
-		if byAddr[addr] == nil {
-			byAddr[addr] = map[*engine.Capability]bool{}
-			order = append(order, addr)
+	byAddr := map[string]*listener{}
+	place := func(addr string, b block) {
+		l := byAddr[addr]
+		if l == nil {
+			l = &listener{addr: addr, mux: http.NewServeMux()}
+			s.listeners = append(s.listeners, l)
+			if !isEphemeral(addr) {
+				byAddr[addr] = l
+			}
 		}
-		byAddr[addr][c] = true
+		l.blocks = append(l.blocks, b)
 	}
 	for _, c := range caps {
 		for _, r := range c.Rest {
-			note(r.Address, c)
+			place(r.Address, block{c: c, rest: r})
 		}
 		for _, m := range c.MCP {
 			if m.Transport == "stdio" {
@@ -102,45 +115,81 @@ func New(caps []*engine.Capability, opts Options) (*Server, error) {
 				s.stdio = &stdioSurface{namespace: m.Namespace, server: mcpserver.New(m, logger)}
 				continue
 			}
-			note(m.Address, c)
+			place(m.Address, block{c: c, mcp: m})
 		}
 	}
+	if err := s.mountAll(logger, opts); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) mountAll(logger *slog.Logger, opts Options) error {
 	names := map[string]*engine.Capability{}
-	for _, addr := range order {
-		l := &listener{addr: addr, mux: http.NewServeMux()}
-		shared := len(byAddr[addr]) > 1
-		for _, c := range caps {
-			if !byAddr[addr][c] {
-				continue
+	for _, l := range s.listeners {
+		if isEphemeral(l.addr) {
+			if err := l.listen(); err != nil {
+				return err
 			}
+		}
+		// The capabilities on this listener, in the order given.
+		var onIt []*engine.Capability
+		seen := map[*engine.Capability]bool{}
+		for _, b := range l.blocks {
+			if !seen[b.c] {
+				seen[b.c] = true
+				onIt = append(onIt, b.c)
+			}
+		}
+		shared := len(onIt) > 1
+		for _, c := range onIt {
 			prefix := ""
 			if shared {
 				if other, dup := names[c.Name]; dup && other != c {
-					return nil, fmt.Errorf("two capabilities named %q share %s: rename one file so their path prefixes differ", c.Name, addr)
+					return fmt.Errorf("two capabilities named %q share %s: rename one file so their path prefixes differ", c.Name, l.addr)
 				}
 				names[c.Name] = c
 				prefix = "/" + c.Name
 			}
 			if err := l.mountCapability(c, prefix, logger, opts); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		s.listeners = append(s.listeners, l)
 	}
-	return s, nil
+	return nil
+}
+
+// isEphemeral reports whether addr asks for a port the system picks.
+func isEphemeral(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
+}
+
+// host is the listener's host:port as clients reach it: the host asked
+// for, with the bound port once an ephemeral one is bound.
+func (l *listener) host() string {
+	if l.ln == nil || !isEphemeral(l.addr) {
+		return l.addr
+	}
+	h, _, _ := net.SplitHostPort(l.addr)
+	_, port, err := net.SplitHostPort(l.ln.Addr().String())
+	if err != nil {
+		return l.addr
+	}
+	return net.JoinHostPort(h, port)
 }
 
 func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *slog.Logger, opts Options) error {
 	var restBlocks []*engine.RestSurface
-	for _, r := range c.Rest {
-		if r.Address == l.addr {
-			restBlocks = append(restBlocks, r)
-		}
-	}
 	var mcpBlocks []*engine.MCPSurface
-	for _, m := range c.MCP {
-		if m.Transport != "stdio" && m.Address == l.addr {
-			mcpBlocks = append(mcpBlocks, m)
+	for _, b := range l.blocks {
+		switch {
+		case b.c != c:
+		case b.rest != nil:
+			restBlocks = append(restBlocks, b.rest)
+		case b.mcp != nil:
+			mcpBlocks = append(mcpBlocks, b.mcp)
 		}
 	}
 	if len(restBlocks)+len(mcpBlocks) > 1 {
@@ -197,7 +246,7 @@ func (l *listener) guard(c *engine.Capability, ns, surface string, a *spec.Authe
 		return "", false
 	}
 	auth, err := inbound.New(a, resolve, inbound.Options{
-		Resource: "http://" + l.addr + path,
+		Resource: "http://" + l.host() + path,
 		MCP:      surface == "mcp",
 		Logger:   log,
 		Audit: func(r *http.Request, ev inbound.Event) {
@@ -296,19 +345,30 @@ func (s *Server) URLs() []string {
 	return out
 }
 
-// Listen opens every listener. Nothing is served until Serve.
+// Listen opens every listener New did not already bind (those asking for
+// port 0). Nothing is served until Serve.
 func (s *Server) Listen() error {
 	for _, l := range s.listeners {
-		ln, err := net.Listen("tcp", l.addr)
-		if err != nil {
-			s.closeListeners()
-			if errors.Is(err, syscall.EADDRINUSE) {
-				return fmt.Errorf("cannot listen on %s: the port is already in use (free it, or move the block with --listen NAMESPACE=HOST:PORT)", l.addr)
-			}
-			return fmt.Errorf("cannot listen on %s: %w", l.addr, err)
+		if l.ln != nil {
+			continue
 		}
-		l.ln = ln
+		if err := l.listen(); err != nil {
+			s.closeListeners()
+			return err
+		}
 	}
+	return nil
+}
+
+func (l *listener) listen() error {
+	ln, err := net.Listen("tcp", l.addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %s: the port is already in use (free it, or move the block with --listen NAMESPACE=HOST:PORT)", l.addr)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", l.addr, err)
+	}
+	l.ln = ln
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -34,6 +35,24 @@ func cignaFiles(t *testing.T) []string {
 // serves them; it returns the server.
 func startAll(t *testing.T, files []string) *Server {
 	t.Helper()
+	// One REST and one MCP port for everything, as the files all ask for
+	// 8080 and 9090.
+	restLn, mcpLn := holdPort(t), holdPort(t)
+	return serve(t, files, func(ex spec.Exposes) string {
+		if ex.Type == "rest" {
+			return restLn.Addr().String()
+		}
+		return mcpLn.Addr().String()
+	}, restLn, mcpLn)
+}
+
+// serve compiles files against the sandbox, every exposes block on the
+// address listen gives it, and serves them. held are listeners the test
+// opened on the fixed addresses it hands out: the server takes them over
+// instead of binding those ports itself, so no other test can take a port
+// between its choice and its use.
+func serve(t *testing.T, files []string, listen func(ex spec.Exposes) string, held ...net.Listener) *Server {
+	t.Helper()
 	sb := sandbox.New(sandbox.Options{})
 	up := httptest.NewServer(sb.Handler())
 	t.Cleanup(up.Close)
@@ -43,9 +62,6 @@ func startAll(t *testing.T, files []string) *Server {
 		Fallback:  func(string) (string, bool) { return sb.Token(), true },
 		Listens:   map[string]string{},
 	}
-	// One REST and one MCP port for everything, as the files all ask for
-	// 8080 and 9090.
-	restAddr, mcpAddr := freeAddr(t), freeAddr(t)
 	var caps []*engine.Capability
 	for _, f := range files {
 		doc, diags, err := spec.LoadFile(f)
@@ -53,11 +69,7 @@ func startAll(t *testing.T, files []string) *Server {
 			t.Fatalf("%s: %v %v", f, err, diags)
 		}
 		for _, ex := range doc.Capability.Exposes {
-			if ex.Type == "rest" {
-				opts.Listens[ex.Namespace] = restAddr
-			} else {
-				opts.Listens[ex.Namespace] = mcpAddr
-			}
+			opts.Listens[ex.Namespace] = listen(ex)
 		}
 		c, err := engine.Compile(doc, opts)
 		if err != nil {
@@ -69,6 +81,13 @@ func startAll(t *testing.T, files []string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, l := range s.listeners {
+		for _, ln := range held {
+			if l.ln == nil && ln.Addr().String() == l.addr {
+				l.ln = ln
+			}
+		}
+	}
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -79,14 +98,15 @@ func startAll(t *testing.T, files []string) *Server {
 	return s
 }
 
-func freeAddr(t *testing.T) string {
+// holdPort opens a loopback listener the test keeps until it ends.
+func holdPort(t *testing.T) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }
 
 func urlsOf(s *Server, kind string) map[string]string {
@@ -260,5 +280,82 @@ func TestSandboxEverythingThroughSeed(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 || !strings.Contains(string(body), "OperationOutcome") {
 		t.Errorf("unknown member: %d %.300s", resp.StatusCode, body)
+	}
+}
+
+// TestEphemeralPortsAreNeverShared gives every block of two capabilities
+// port 0: each gets a listener and a port of its own, mounted at the root,
+// and all of them serve.
+func TestEphemeralPortsAreNeverShared(t *testing.T) {
+	files := []string{
+		filepath.Join("..", "..", "capabilities", "provider-access-patient.yaml"),
+		filepath.Join("..", "..", "..", "shared", "capabilities", "provider-directory-location.yaml"),
+	}
+	s := serve(t, files, func(spec.Exposes) string { return "127.0.0.1:0" })
+	if len(s.listeners) != 4 {
+		t.Fatalf("want 4 listeners for 4 blocks on port 0, got %d: %v", len(s.listeners), s.URLs())
+	}
+	ports := map[string]string{}
+	for _, u := range s.URLs() {
+		f := strings.Fields(u)
+		parsed, err := url.Parse(f[2])
+		if err != nil || parsed.Port() == "" || parsed.Port() == "0" {
+			t.Fatalf("%s: want a URL with the bound port", u)
+		}
+		if other, dup := ports[parsed.Port()]; dup {
+			t.Errorf("%s and %s share port %s", other, f[1], parsed.Port())
+		}
+		ports[parsed.Port()] = f[1]
+	}
+	if len(ports) != 4 {
+		t.Errorf("want 4 distinct ports, got %v", ports)
+	}
+	exercise(t, files, urlsOf(s, "rest"), urlsOf(s, "mcp"), false)
+}
+
+// TestEphemeralPortOAuthResource: an oauth2 block without `resource` on
+// port 0 defaults its resource to the URL it really listens on.
+func TestEphemeralPortOAuthResource(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "oauth2", "provider-access-patient-oauth2.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "resource: ") {
+			kept = append(kept, line)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "provider-access-patient.yaml")
+	if err := os.WriteFile(file, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := serve(t, []string{file}, func(spec.Exposes) string { return "127.0.0.1:0" })
+	mcpURL := urlsOf(s, "mcp")["provider-access-patient-mcp"]
+	u, err := url.Parse(mcpURL)
+	if err != nil || u.Port() == "" || u.Port() == "0" {
+		t.Fatalf("MCP URL %q: want the bound port", mcpURL)
+	}
+	want := "http://" + u.Host + "/mcp"
+	resp, err := http.Get(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if c := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 401 ||
+		!strings.Contains(c, `resource_metadata="http://`+u.Host+`/.well-known/oauth-protected-resource/mcp"`) {
+		t.Errorf("challenge: %d %q, want resource_metadata on port %s", resp.StatusCode, c, u.Port())
+	}
+	resp, err = http.Get("http://" + u.Host + "/.well-known/oauth-protected-resource/mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prm struct {
+		Resource string `json:"resource"`
+	}
+	json.NewDecoder(resp.Body).Decode(&prm)
+	resp.Body.Close()
+	if prm.Resource != want {
+		t.Errorf("protected resource metadata names %q, want %q", prm.Resource, want)
 	}
 }
