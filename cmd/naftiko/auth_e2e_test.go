@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,16 +77,24 @@ func (as *authServer) token(t *testing.T, audience string, claims map[string]any
 	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
+// The worked example's resources: the public URLs of a gateway in front of
+// naftiko, which tokens must name as their audience.
+const (
+	restResource = "https://fhir-gateway.example.org"
+	mcpResource  = "https://fhir-gateway.example.org/mcp"
+)
+
 // oauth2Capability is the README's worked example pointed at the local
-// authorization server and at the addresses the test listens on.
-func oauth2Capability(t *testing.T, as *authServer, restAddr, mcpAddr string) string {
+// authorization server.
+func oauth2Capability(t *testing.T, as *authServer) string {
 	data, err := os.ReadFile(filepath.Join(repoDir(t), "testdata", "oauth2", "provider-access-patient-oauth2.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := strings.ReplaceAll(string(data), "https://auth.example.org/realms/cigna", as.URL)
-	s = strings.ReplaceAll(s, "https://fhir-gateway.example.org/mcp", "http://"+mcpAddr+"/mcp")
-	s = strings.ReplaceAll(s, "https://fhir-gateway.example.org", "http://"+restAddr)
+	if !strings.Contains(s, "resource: "+mcpResource+"\n") || !strings.Contains(s, "resource: "+restResource+"\n") {
+		t.Fatalf("the worked example no longer declares the resources %s and %s", restResource, mcpResource)
+	}
 	file := filepath.Join(t.TempDir(), "provider-access-patient-oauth2.yaml")
 	if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
@@ -112,17 +121,18 @@ func getWithToken(t *testing.T, url, token string) (*http.Response, []byte) {
 func TestRunOAuth2ProtectsBothSurfaces(t *testing.T) {
 	as := newAuthServer(t)
 	up := newFakeFHIR(t)
-	restAddr, mcpAddr := freePort(t), freePort(t)
-	file := oauth2Capability(t, as, restAddr, mcpAddr)
+	file := oauth2Capability(t, as)
 	auditFile := filepath.Join(t.TempDir(), "audit.jsonl")
 	p := startNaftiko(t, []string{"CIGNA_API_KEY=" + testToken}, "run",
 		"--upstream", "provider-access-patient="+up.URL,
-		"--listen", "provider-access-patient-rest="+restAddr,
-		"--listen", "provider-access-patient-mcp="+mcpAddr,
+		"--listen", "provider-access-patient-rest=127.0.0.1:0",
+		"--listen", "provider-access-patient-mcp=127.0.0.1:0",
 		"--audit-log", auditFile, file)
-	p.waitListening(t, 2)
-	rest := "http://" + restAddr
-	restAud, mcpAud := "http://"+restAddr, "http://"+mcpAddr+"/mcp"
+	urls := p.waitListening(t, 2)
+	rest := origin(t, urls["provider-access-patient-rest"])
+	mcpOrigin := origin(t, urls["provider-access-patient-mcp"])
+	mcpEndpoint := mcpOrigin + "/mcp"
+	restAud, mcpAud := restResource, mcpResource
 
 	// No token: a Bearer challenge, and nothing reaches the upstream.
 	resp, body := getWithToken(t, rest+"/v1/patient/example/everything", "")
@@ -174,16 +184,18 @@ func TestRunOAuth2ProtectsBothSurfaces(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_, err := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil).
-		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpAud}, nil)
+		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpEndpoint}, nil)
 	if err == nil {
 		t.Error("MCP initialize without a token succeeded")
 	}
-	resp, body = getWithToken(t, mcpAud, "")
+	// The challenge names the metadata at the public resource's origin;
+	// naftiko serves that path itself, behind the gateway.
+	resp, _ = getWithToken(t, mcpEndpoint, "")
 	challenge := resp.Header.Get("WWW-Authenticate")
-	if resp.StatusCode != 401 || !strings.Contains(challenge, `resource_metadata="http://`+mcpAddr+`/.well-known/oauth-protected-resource/mcp"`) {
+	if resp.StatusCode != 401 || !strings.Contains(challenge, `resource_metadata="https://fhir-gateway.example.org/.well-known/oauth-protected-resource/mcp"`) {
 		t.Errorf("MCP challenge: %d %q", resp.StatusCode, challenge)
 	}
-	resp, body = getWithToken(t, "http://"+mcpAddr+"/.well-known/oauth-protected-resource/mcp", "")
+	resp, body = getWithToken(t, mcpOrigin+"/.well-known/oauth-protected-resource/mcp", "")
 	var prm struct {
 		Resource             string   `json:"resource"`
 		AuthorizationServers []string `json:"authorization_servers"`
@@ -197,7 +209,7 @@ func TestRunOAuth2ProtectsBothSurfaces(t *testing.T) {
 	mcpToken := as.token(t, mcpAud, nil)
 	hc := &http.Client{Transport: bearerTransport{token: mcpToken}}
 	session, err := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil).
-		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpAud, HTTPClient: hc}, nil)
+		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpEndpoint, HTTPClient: hc}, nil)
 	if err != nil {
 		t.Fatalf("MCP with a token: %v", err)
 	}
@@ -208,7 +220,7 @@ func TestRunOAuth2ProtectsBothSurfaces(t *testing.T) {
 	// The session answers only to the principal that opened it: another
 	// valid user presenting its id is refused.
 	hijack := func(sub string) int {
-		req, _ := http.NewRequest(http.MethodPost, mcpAud, strings.NewReader(`{"jsonrpc":"2.0","id":9,"method":"tools/list"}`))
+		req, _ := http.NewRequest(http.MethodPost, mcpEndpoint, strings.NewReader(`{"jsonrpc":"2.0","id":9,"method":"tools/list"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json, text/event-stream")
 		req.Header.Set("Mcp-Session-Id", session.ID())
@@ -229,7 +241,7 @@ func TestRunOAuth2ProtectsBothSurfaces(t *testing.T) {
 	session.Close()
 	// A token minted for the REST surface is not one for MCP.
 	_, err = mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil).
-		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpAud, HTTPClient: &http.Client{Transport: bearerTransport{token: good}}}, nil)
+		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpEndpoint, HTTPClient: &http.Client{Transport: bearerTransport{token: good}}}, nil)
 	if err == nil {
 		t.Error("MCP accepted a token whose audience is the REST surface")
 	}
@@ -285,24 +297,26 @@ func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestRunRefusesUnauthenticatedNonLoopback(t *testing.T) {
 	up := newFakeFHIR(t)
-	port := strings.Split(freePort(t), ":")[1]
 	args := []string{"run", "--upstream", "provider-access-patient=" + up.URL,
-		"--listen", "provider-access-patient-rest=0.0.0.0:" + port,
-		"--listen", "provider-access-patient-mcp=" + freePort(t), seedPath(t)}
+		"--listen", "provider-access-patient-rest=0.0.0.0:0",
+		"--listen", "provider-access-patient-mcp=127.0.0.1:0", seedPath(t)}
 	p := startNaftiko(t, []string{"CIGNA_API_KEY=" + testToken}, args...)
 	if code := p.wait(t); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
 	msg := p.stderr.String()
-	for _, want := range []string{"provider-access-patient-rest", "0.0.0.0:" + port, "authentication", "--allow-unauthenticated", "127.0.0.1"} {
+	for _, want := range []string{"provider-access-patient-rest", "0.0.0.0:0", "authentication", "--allow-unauthenticated", "127.0.0.1"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("refusal does not mention %q:\n%s", want, msg)
 		}
 	}
 	// The explicit override starts it.
 	p = startNaftiko(t, []string{"CIGNA_API_KEY=" + testToken}, append([]string{"run", "--allow-unauthenticated"}, args[1:]...)...)
-	p.waitListening(t, 2)
-	resp, _ := get(t, "http://127.0.0.1:"+port+"/v1/metadata")
+	u, err := url.Parse(p.waitListening(t, 2)["provider-access-patient-rest"])
+	if err != nil || u.Port() == "" || u.Port() == "0" {
+		t.Fatalf("REST URL %v: want the bound port", u)
+	}
+	resp, _ := get(t, "http://127.0.0.1:"+u.Port()+"/v1/metadata")
 	if resp.StatusCode != 200 {
 		t.Errorf("with --allow-unauthenticated: %d", resp.StatusCode)
 	}

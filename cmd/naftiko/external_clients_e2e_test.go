@@ -363,7 +363,7 @@ func TestExternalTypeScriptClientStdio(t *testing.T) {
 	rep := runTSClient(t, dir, []string{"CIGNA_API_KEY=" + testToken},
 		"stdio", "--", naftikoBin, "run",
 		"--upstream", "provider-access-patient="+up.URL,
-		"--listen", "provider-access-patient-rest="+freePort(t),
+		"--listen", "provider-access-patient-rest=127.0.0.1:0",
 		file)
 	checkTSClientReport(t, rep, "stdio")
 	checkUpstreamSawClient(t, up)

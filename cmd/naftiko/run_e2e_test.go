@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,12 +33,15 @@ type fakeFHIR struct {
 	mu   sync.Mutex
 	reqs []*http.Request
 	raw  []string // escaped request paths as received
+	// slow receives a value each time a "slow" request arrives, so a test
+	// knows a request is in flight.
+	slow chan struct{}
 }
 
 var everythingBody = `{"resourceType":"Bundle","type":"searchset","total":2,"entry":[{"resource":{"resourceType":"Patient","id":"example"}},{"resource":{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/example"}}}]}`
 
 func newFakeFHIR(t *testing.T) *fakeFHIR {
-	f := &fakeFHIR{}
+	f := &fakeFHIR{slow: make(chan struct{}, 16)}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.reqs = append(f.reqs, r.Clone(context.Background()))
@@ -74,6 +79,10 @@ func newFakeFHIR(t *testing.T) *fakeFHIR {
 			io.WriteString(w, "gone")
 		case "slow":
 			select {
+			case f.slow <- struct{}{}:
+			default:
+			}
+			select {
 			case <-time.After(3 * time.Second):
 			case <-r.Context().Done():
 			}
@@ -90,16 +99,6 @@ func (f *fakeFHIR) requests() ([]*http.Request, []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]*http.Request(nil), f.reqs...), append([]string(nil), f.raw...)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // proc is a running naftiko process.
@@ -156,20 +155,109 @@ func startNaftiko(t *testing.T, env []string, args ...string) *proc {
 	return p
 }
 
-func (p *proc) waitListening(t *testing.T, n int) {
+// waitListening waits for n "listening" lines on stderr and returns the
+// URL each names, by namespace. A block given --listen NS=127.0.0.1:0 binds
+// a port of its own; this is how a test learns which.
+func (p *proc) waitListening(t *testing.T, n int) map[string]string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if strings.Count(p.stderr.String(), "listening") >= n {
-			return
+	urls, err := p.listening(n, 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return urls
+}
+
+// listening is waitListening that reports failure instead of ending the test.
+func (p *proc) listening(n int, limit time.Duration) (map[string]string, error) {
+	deadline := time.After(limit)
+	for {
+		if count, urls := listeningURLs(p.stderr.String()); count >= n {
+			return urls, nil
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("naftiko exited with %d before listening:\n%s", p.code, p.stderr)
+			if count, urls := listeningURLs(p.stderr.String()); count >= n {
+				return urls, nil
+			}
+			return nil, fmt.Errorf("naftiko exited with %d before listening:\n%s", p.code, p.stderr)
+		case <-deadline:
+			return nil, fmt.Errorf("naftiko did not start listening after %s:\n%s", limit, p.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatalf("naftiko did not start listening:\n%s", p.stderr)
+}
+
+// listeningURLs reads naftiko's log, in either --log-format, and returns
+// how many "listening" lines it holds and the url each gives, by namespace.
+// A line still being written (no newline yet) is not read.
+func listeningURLs(log string) (int, map[string]string) {
+	n, urls := 0, map[string]string{}
+	lines := strings.Split(log, "\n")
+	for _, line := range lines[:len(lines)-1] {
+		var f map[string]string
+		if strings.HasPrefix(line, "{") {
+			var j map[string]any
+			if json.Unmarshal([]byte(line), &j) != nil {
+				continue
+			}
+			f = map[string]string{}
+			for k, v := range j {
+				if s, ok := v.(string); ok {
+					f[k] = s
+				}
+			}
+		} else {
+			f = textLogFields(line)
+		}
+		if f["msg"] != "listening" {
+			continue
+		}
+		n++
+		urls[f["namespace"]] = f["url"]
+	}
+	return n, urls
+}
+
+// textLogFields parses a log/slog text line: key=value pairs separated by
+// spaces, a value quoted (Go syntax) when it holds spaces, quotes or "=".
+// A line that is not such a log line yields what was read before the
+// first thing that does not parse.
+func textLogFields(line string) map[string]string {
+	f := map[string]string{}
+	for s := strings.TrimSpace(line); s != ""; s = strings.TrimLeft(s, " ") {
+		key, rest, ok := strings.Cut(s, "=")
+		if !ok || key == "" || strings.ContainsAny(key, " \"") {
+			break
+		}
+		var val string
+		if strings.HasPrefix(rest, `"`) {
+			q, err := strconv.QuotedPrefix(rest)
+			if err != nil {
+				break
+			}
+			val, _ = strconv.Unquote(q)
+			rest = rest[len(q):]
+		} else {
+			end := strings.IndexByte(rest, ' ')
+			if end < 0 {
+				end = len(rest)
+			}
+			val, rest = rest[:end], rest[end:]
+		}
+		f[key] = val
+		s = rest
+	}
+	return f
+}
+
+// origin is scheme://host:port of a URL naftiko logged.
+func origin(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		t.Fatalf("want an http URL from naftiko's start-up log, got %q", raw)
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func (p *proc) wait(t *testing.T) int {
@@ -187,19 +275,19 @@ func seedPath(t *testing.T) string {
 	return filepath.Join(repoDir(t), "capabilities", "provider-access-patient.yaml")
 }
 
-// startSeed serves the seed against upstream and returns the REST and MCP
-// base URLs.
+// startSeed serves the seed against upstream, each surface on a port of its
+// own, and returns the REST and MCP origins (http://host:port).
 func startSeed(t *testing.T, upstream string, extra ...string) (*proc, string, string) {
-	restAddr, mcpAddr := freePort(t), freePort(t)
+	t.Helper()
 	args := append([]string{"run",
 		"--upstream", "provider-access-patient=" + upstream,
-		"--listen", "provider-access-patient-rest=" + restAddr,
-		"--listen", "provider-access-patient-mcp=" + mcpAddr,
+		"--listen", "provider-access-patient-rest=127.0.0.1:0",
+		"--listen", "provider-access-patient-mcp=127.0.0.1:0",
 	}, extra...)
 	args = append(args, seedPath(t))
 	p := startNaftiko(t, []string{"CIGNA_API_KEY=" + testToken}, args...)
-	p.waitListening(t, 2)
-	return p, "http://" + restAddr, "http://" + mcpAddr
+	urls := p.waitListening(t, 2)
+	return p, origin(t, urls["provider-access-patient-rest"]), origin(t, urls["provider-access-patient-mcp"])
 }
 
 func get(t *testing.T, url string) (*http.Response, []byte) {
@@ -391,8 +479,8 @@ func TestRunUnreachableUpstreamIs502(t *testing.T) {
 
 func TestRunStartupFailures(t *testing.T) {
 	t.Run("missing variable", func(t *testing.T) {
-		p := startNaftiko(t, []string{"CIGNA_API_KEY="}, "run", "--listen", "provider-access-patient-rest="+freePort(t),
-			"--listen", "provider-access-patient-mcp="+freePort(t), seedPath(t))
+		p := startNaftiko(t, []string{"CIGNA_API_KEY="}, "run", "--listen", "provider-access-patient-rest=127.0.0.1:0",
+			"--listen", "provider-access-patient-mcp=127.0.0.1:0", seedPath(t))
 		if code := p.wait(t); code != 1 {
 			t.Errorf("exit code = %d, want 1", code)
 		}
@@ -423,7 +511,7 @@ func TestRunStartupFailures(t *testing.T) {
 		}
 		defer ln.Close()
 		p := startNaftiko(t, []string{"CIGNA_API_KEY=x"}, "run", "--listen", "provider-access-patient-rest="+ln.Addr().String(),
-			"--listen", "provider-access-patient-mcp="+freePort(t), seedPath(t))
+			"--listen", "provider-access-patient-mcp=127.0.0.1:0", seedPath(t))
 		if code := p.wait(t); code != 1 {
 			t.Errorf("exit code = %d, want 1", code)
 		}
@@ -462,7 +550,13 @@ func TestRunGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		res <- result{status: resp.StatusCode}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-up.slow:
+	case r := <-res:
+		t.Fatalf("the request ended before it reached the upstream: %+v", r)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the upstream")
+	}
 	p.cmd.Process.Signal(syscall.SIGINT)
 	r := <-res
 	if r.err != nil || r.status != 200 {
@@ -475,7 +569,8 @@ func TestRunGracefulShutdown(t *testing.T) {
 
 func TestRunSeedMCPWithGoSDKClient(t *testing.T) {
 	up := newFakeFHIR(t)
-	_, _, mcpURL := startSeed(t, up.URL)
+	// The start-up lines read as JSON too.
+	_, _, mcpURL := startSeed(t, up.URL, "--log-format", "json")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for _, endpoint := range []string{mcpURL + "/mcp", mcpURL + "/"} {
@@ -541,7 +636,7 @@ func TestRunStdioMCP(t *testing.T) {
 	os.WriteFile(file, stdioCap, 0o644)
 
 	cmd := exec.Command(naftikoBin, "run", "--upstream", "provider-access-patient="+up.URL,
-		"--listen", "provider-access-patient-rest="+freePort(t), file)
+		"--listen", "provider-access-patient-rest=127.0.0.1:0", file)
 	cmd.Env = append(os.Environ(), "CIGNA_API_KEY="+testToken)
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr

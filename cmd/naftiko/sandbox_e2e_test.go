@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,16 +17,17 @@ import (
 // TestRunSandboxSeed is the README's first command: the seed against the
 // built-in sandbox, with a real key in the environment that must not be used.
 func TestRunSandboxSeed(t *testing.T) {
-	restAddr, mcpAddr := freePort(t), freePort(t)
 	p := startNaftiko(t, []string{"CIGNA_API_KEY=" + testToken}, "run", "--sandbox",
-		"--listen", "provider-access-patient-rest="+restAddr,
-		"--listen", "provider-access-patient-mcp="+mcpAddr, seedPath(t))
-	p.waitListening(t, 2)
+		"--listen", "provider-access-patient-rest=127.0.0.1:0",
+		"--listen", "provider-access-patient-mcp=127.0.0.1:0", seedPath(t))
+	urls := p.waitListening(t, 2)
+	rest := origin(t, urls["provider-access-patient-rest"])
+	mcpEndpoint := origin(t, urls["provider-access-patient-mcp"]) + "/mcp"
 	if !strings.Contains(p.stderr.String(), "sandbox") || !strings.Contains(p.stderr.String(), "CIGNA_API_KEY") {
 		t.Errorf("the log should say the sandbox supplies CIGNA_API_KEY:\n%s", p.stderr)
 	}
 
-	resp, body := get(t, "http://"+restAddr+"/v1/metadata")
+	resp, body := get(t, rest+"/v1/metadata")
 	var cs struct {
 		ResourceType, FhirVersion string
 	}
@@ -34,7 +36,7 @@ func TestRunSandboxSeed(t *testing.T) {
 		t.Errorf("metadata: %d %.200s", resp.StatusCode, body)
 	}
 
-	resp, body = get(t, "http://"+restAddr+"/v1/patient/example/everything")
+	resp, body = get(t, rest+"/v1/patient/example/everything")
 	var bundle struct {
 		ResourceType string
 		Entry        []struct{ Resource map[string]any }
@@ -54,7 +56,7 @@ func TestRunSandboxSeed(t *testing.T) {
 		}
 	}
 
-	resp, body = get(t, "http://"+restAddr+"/v1/patient/nobody-here/everything")
+	resp, body = get(t, rest+"/v1/patient/nobody-here/everything")
 	if resp.StatusCode != 404 || !strings.Contains(string(body), `"OperationOutcome"`) {
 		t.Errorf("unknown member: %d %.200s", resp.StatusCode, body)
 	}
@@ -62,7 +64,7 @@ func TestRunSandboxSeed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	session, err := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil).
-		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + mcpAddr + "/mcp"}, nil)
+		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpEndpoint}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,30 +87,49 @@ func TestRunSandboxSeed(t *testing.T) {
 func TestRunSandboxAllCignaFiles(t *testing.T) {
 	dir := filepath.Join(sharedDir(t), "capabilities")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	restAddr, mcpAddr := freePort(t), freePort(t)
-	args := []string{"run", "--sandbox"}
 	nsRe := regexp.MustCompile(`namespace: (\S+-(rest|mcp))\n`)
+	var namespaces [][]string
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range nsRe.FindAllStringSubmatch(string(data), -1) {
+		namespaces = append(namespaces, nsRe.FindAllStringSubmatch(string(data), -1)...)
+	}
+	// Sharing needs a fixed port (port 0 is never shared), and a port found
+	// free can be taken by another process before naftiko binds it: then
+	// naftiko says so, and the test tries other ports.
+	var (
+		p    *proc
+		rest string
+	)
+	for attempt := 1; ; attempt++ {
+		restAddr, mcpAddr := twoFreePorts(t)
+		args := []string{"run", "--sandbox"}
+		for _, m := range namespaces {
 			addr := restAddr
 			if m[2] == "mcp" {
 				addr = mcpAddr
 			}
 			args = append(args, "--listen", m[1]+"="+addr)
 		}
+		args = append(args, dir)
+		p = startNaftiko(t, nil, args...)
+		_, err := p.listening(34, 30*time.Second)
+		if err == nil {
+			rest = "http://" + restAddr
+			break
+		}
+		if attempt < 3 && strings.Contains(p.stderr.String(), "already in use") {
+			continue
+		}
+		t.Fatal(err)
 	}
-	args = append(args, dir)
-	p := startNaftiko(t, nil, args...)
-	p.waitListening(t, 34)
-	resp, body := get(t, "http://"+restAddr+"/provider-access-patient/v1/patient/example/everything")
+	resp, body := get(t, rest+"/provider-access-patient/v1/patient/example/everything")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"Bundle"`) {
 		t.Errorf("seed under its prefix: %d %.200s", resp.StatusCode, body)
 	}
-	resp, body = get(t, "http://"+restAddr+"/provider-directory-location/v1/location")
+	resp, body = get(t, rest+"/provider-directory-location/v1/location")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"Location"`) {
 		t.Errorf("directory under its prefix: %d %.200s", resp.StatusCode, body)
 	}
@@ -120,4 +141,22 @@ func TestRunSandboxAllCignaFiles(t *testing.T) {
 			t.Errorf("start-up log lacks %s:\n%s", want, p.stderr)
 		}
 	}
+}
+
+// twoFreePorts finds two distinct loopback ports free at the moment, for
+// blocks that must share a fixed port. They are free only for now: the
+// caller retries when naftiko finds one taken.
+func twoFreePorts(t *testing.T) (string, string) {
+	t.Helper()
+	a, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	return a.Addr().String(), b.Addr().String()
 }

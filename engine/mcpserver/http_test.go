@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -272,9 +273,23 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestUnreachableUpstream(t *testing.T) {
-	up := newFakeFHIR(t)
-	surface := compileSeed(t, up.URL, 2*time.Second)
-	up.Close() // nothing listens there any more
+	// An upstream that hangs up on every connection. (A port merely freed
+	// could be taken meanwhile by another test's server.)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	surface := compileSeed(t, "http://"+ln.Addr().String(), 2*time.Second)
 	hs := newHTTP(t, New(surface, nil))
 	cs := connectTo(t, hs.URL)
 	res := call(t, cs, everything, map[string]any{"patientId": "example"})

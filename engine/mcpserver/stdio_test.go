@@ -128,10 +128,30 @@ func TestStdioStopsOnCancel(t *testing.T) {
 	srv := New(compileSeed(t, up.URL, 0), nil)
 	pr, pw := io.Pipe()
 	defer pw.Close()
+	outR, outW := io.Pipe()
+	defer outR.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeStdio(ctx, pr, io.Discard) }()
-	time.Sleep(20 * time.Millisecond)
+	go func() { done <- srv.ServeStdio(ctx, pr, outW) }()
+	// Cancel once the session is up: when initialize has been answered.
+	go io.WriteString(pw, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`+"\n")
+	answered := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(outR)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		if sc.Scan() {
+			answered <- sc.Text()
+		}
+		io.Copy(io.Discard, outR) // never block the server's writes
+	}()
+	select {
+	case line := <-answered:
+		if !strings.Contains(line, `"id":1`) || !strings.Contains(line, `"result"`) {
+			t.Fatalf("initialize answered %s", line)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("initialize was not answered")
+	}
 	cancel()
 	select {
 	case err := <-done:
