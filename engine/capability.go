@@ -174,7 +174,7 @@ func (c *compiler) compileConsumes() error {
 		base := cmp.Or(c.opts.Upstreams[cs.Namespace], c.opts.Upstreams["*"])
 		cl, err := upstream.NewClient(cs, upstream.ClientOptions{BaseURL: base, Timeout: c.opts.Timeout,
 			Transport: c.opts.Transport, InputAlias: c.scope.Alias, TokensFromBase: true,
-			MaxConcurrent: c.opts.UpstreamConcurrency, QueueWait: c.opts.UpstreamQueueWait}, c.static)
+			MaxConcurrent: c.opts.UpstreamConcurrency, QueueWait: c.opts.UpstreamQueueWait, Secrets: c.cap.Vars.Secrets()}, c.static)
 		if err != nil {
 			return fmt.Errorf("%s:%s: %w", doc.Path, cs.Pos, err)
 		}

@@ -13,11 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/naftiko/naftiko/engine/redact"
 	"github.com/naftiko/naftiko/spec"
 )
 
@@ -25,7 +25,7 @@ import (
 type Vars struct {
 	byName      map[string]string // NAME and namespace.NAME
 	namespaces  map[string]bool
-	secrets     []string // values to redact, longest first
+	secrets     *redact.Set
 	fromDefault []string // variables filled by a fallback, for the start-up log
 }
 
@@ -60,7 +60,7 @@ func Resolve(doc *spec.Document, opts Options) (*Vars, error) {
 	if opts.Env == nil {
 		opts.Env = os.LookupEnv
 	}
-	v := &Vars{byName: map[string]string{}, namespaces: map[string]bool{}}
+	v := &Vars{byName: map[string]string{}, namespaces: map[string]bool{}, secrets: redact.New()}
 	all := append([]spec.Bind(nil), doc.Binds...)
 	if doc.Capability != nil {
 		all = append(all, doc.Capability.Binds...)
@@ -111,10 +111,7 @@ func (v *Vars) set(namespace, name, value string) {
 	if namespace != "" {
 		v.byName[namespace+"."+name] = value
 	}
-	if len(value) >= 4 { // shorter values would redact ordinary words
-		v.secrets = append(v.secrets, value)
-		sort.Slice(v.secrets, func(i, j int) bool { return len(v.secrets[i]) > len(v.secrets[j]) })
-	}
+	v.secrets.Add(value)
 }
 
 // Lookup returns a bound variable by `NAME` or `namespace.NAME`.
@@ -141,12 +138,16 @@ func (v *Vars) Redact(s string) string {
 	if v == nil {
 		return s
 	}
-	for _, sec := range v.secrets {
-		if strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
-		}
+	return v.secrets.String(s)
+}
+
+// Secrets is the set of every resolved value (and what the gateway adds
+// to it: derived and obtained credentials), for masking bodies and headers.
+func (v *Vars) Secrets() *redact.Set {
+	if v == nil {
+		return nil
 	}
-	return s
+	return v.secrets
 }
 
 // readLocation loads a file:// bind source: YAML, JSON or .env, relative

@@ -227,10 +227,13 @@ func TestSecretEchoedInSuccessIsRedacted(t *testing.T) {
 	e := newEnv(t, 0)
 	cs := e.connect(t, "/mcp")
 	res := call(t, cs, everything, map[string]any{"patientId": "echo-ok"})
-	if res.IsError || text(t, res) != `{"resourceType":"Parameters","echo":"Bearer [REDACTED]"}` {
+	// Masked in place: the JSON keeps its shape and length, and neither
+	// the text nor the structured copy holds the token.
+	masked := "Bearer " + strings.Repeat("*", len(secretToken))
+	if res.IsError || text(t, res) != `{"resourceType":"Parameters","echo":"`+masked+`"}` {
 		t.Errorf("echo: %+v %q", res.IsError, text(t, res))
 	}
-	if m, ok := res.StructuredContent.(map[string]any); !ok || m["echo"] != "Bearer [REDACTED]" {
+	if m, ok := res.StructuredContent.(map[string]any); !ok || m["echo"] != masked {
 		t.Errorf("structuredContent %v", res.StructuredContent)
 	}
 }

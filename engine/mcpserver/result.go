@@ -80,7 +80,7 @@ func (s *Server) result(ctx context.Context, o *engine.Outcome) (res *mcp.CallTo
 				o.Status, reason(o.Status), contentTypeNote(o.Header), snippet(body, snippetLimit))
 			return s.errorResult(msg), msg, nil
 		}
-		return s.jsonResult(string(body)), "", nil
+		return s.jsonResult(body), "", nil
 	default:
 		// Another raw format the engine left undecoded: convert it.
 		v, derr := output.Decode(bytes.NewReader(body), o.Format)
@@ -107,21 +107,23 @@ func (s *Server) valueResult(v any) (*mcp.CallToolResult, string, error) {
 		msg := s.tooLarge()
 		return s.errorResult(msg), msg, nil
 	}
-	return s.jsonResult(strings.TrimSuffix(buf.String(), "\n")), "", nil
+	return s.jsonResult(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), "", nil
 }
 
 // jsonResult answers valid JSON text, with structuredContent when it is an
 // object. Secrets are removed from the text first; the structured copy is
 // the same (redacted) bytes, so both always agree.
-func (s *Server) jsonResult(text string) *mcp.CallToolResult {
-	red := s.redact(text)
-	if red != text {
-		s.log.Warn("an upstream result contained a configured secret value; it was redacted")
+func (s *Server) jsonResult(text []byte) *mcp.CallToolResult {
+	// Masking keeps the JSON valid and escaped forms included, so the text
+	// and the structured copy are the same bytes and neither decodes back to
+	// a secret.
+	if s.secrets().Mask(text) {
+		s.log.Warn("an upstream result contained a configured secret value; it was masked")
 	}
-	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: red}}}
-	trimmed := strings.TrimLeft(red, " \t\r\n")
-	if strings.HasPrefix(trimmed, "{") && (red == text || json.Valid([]byte(red))) {
-		res.StructuredContent = json.RawMessage(red)
+	str := string(text)
+	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: str}}}
+	if trimmed := bytes.TrimLeft(text, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
+		res.StructuredContent = json.RawMessage(str)
 	}
 	return res
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/fault"
+	"github.com/naftiko/naftiko/engine/redact"
 )
 
 // tool is one compiled engine.Tool with its precomputed MCP definition.
@@ -237,11 +238,13 @@ func decodeArguments(raw json.RawMessage) (map[string]any, error) {
 	return args, nil
 }
 
-func (s *Server) redact(text string) string {
+func (s *Server) redact(text string) string { return s.secrets().String(text) }
+
+func (s *Server) secrets() *redact.Set {
 	if s.surface == nil || s.surface.Capability == nil {
-		return text
+		return nil
 	}
-	return s.surface.Capability.Vars.Redact(text)
+	return s.surface.Capability.Vars.Secrets()
 }
 
 // describe words a fault for a model: what happened, whether its arguments

@@ -23,6 +23,7 @@ import (
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/fault"
+	"github.com/naftiko/naftiko/engine/redact"
 	"github.com/naftiko/naftiko/engine/template"
 )
 
@@ -31,10 +32,10 @@ const maxRequestBody = 10 << 20
 
 // Handler serves one REST surface.
 type Handler struct {
-	surface *engine.RestSurface
 	routes  []*engine.Route
 	logger  *slog.Logger
 	redact  func(string) string
+	secrets *redact.Set // masked out of every header and body passed on
 }
 
 // New builds the handler of a compiled REST surface.
@@ -42,7 +43,7 @@ func New(s *engine.RestSurface, logger *slog.Logger) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{surface: s, routes: s.SortedRoutes(), logger: logger, redact: s.Capability.Vars.Redact}
+	return &Handler{routes: s.SortedRoutes(), logger: logger, redact: s.Capability.Vars.Redact, secrets: s.Capability.Vars.Secrets()}
 }
 
 // routeMatch is a route whose path matches a request, with the values of
@@ -245,7 +246,10 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, route *engine.
 		return
 	}
 	br := bufioPool.Get().(*bufio.Reader)
-	br.Reset(out.Body)
+	// An upstream that echoes the gateway's credentials (in an error
+	// message, a debug field, JSON-escaped) must not hand them to the
+	// caller: secrets are masked as the body streams, length kept.
+	br.Reset(h.secrets.Reader(out.Body))
 	defer func() { br.Reset(nil); bufioPool.Put(br) }()
 
 	// Peek so the verdict "is this JSON?" comes before any byte is sent,
@@ -265,6 +269,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, route *engine.
 		}
 	}
 	copyHeaders(w.Header(), out.Header)
+	h.secrets.Header(w.Header())
 	w.WriteHeader(out.Status)
 	if empty {
 		return
@@ -339,7 +344,7 @@ func copyHeaders(dst, src http.Header) {
 		if dropHeaders[k] {
 			continue
 		}
-		dst[k] = vs
+		dst[k] = append([]string(nil), vs...) // masking must not write into the upstream's header
 	}
 }
 
@@ -352,6 +357,7 @@ func (h *Handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, 
 	if status == 0 {
 		status = http.StatusOK
 	}
+	h.secrets.Mask(b)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(b)

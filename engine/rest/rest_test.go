@@ -201,3 +201,39 @@ capability:
 		t.Errorf("escaped slash: %d %s, upstream got %v", resp.StatusCode, body, got)
 	}
 }
+
+// An upstream that echoes the gateway's credential, in a header, in a
+// passed-through body, JSON-escaped or not, hands the caller nothing of it:
+// the secret is masked in place as the body streams, so the body keeps its
+// length and stays valid JSON.
+func TestEchoedCredentialsAreMasked(t *testing.T) {
+	const escaped = `\u0067ateway-secret-t\u006Fken`
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		w.Header().Set("X-Debug-Auth", auth)
+		w.Header().Set("Location", "https://up.example/cb?t=gateway-secret-token")
+		w.Header().Set("Content-Type", "application/json")
+		status := 200
+		if r.URL.Path == "/things/bad" {
+			status = 400
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, `{"you":"`+auth+`","again":"`+escaped+`","pad":"`+strings.Repeat("x", 40000)+`"}`)
+	})
+	for _, path := range []string{"/things/1", "/things/bad"} {
+		resp, body := do(t, "GET", srv.URL+path, "")
+		var v map[string]any
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatalf("%s: masked body is not JSON: %v", path, err)
+		}
+		decoded, _ := json.Marshal(v)
+		for _, where := range []string{body, string(decoded), resp.Header.Get("X-Debug-Auth"), resp.Header.Get("Location")} {
+			if strings.Contains(where, "gateway-secret-token") {
+				t.Errorf("%s: the credential reached the caller: %.200s", path, where)
+			}
+		}
+		if v["you"] != "Bearer "+strings.Repeat("*", len("gateway-secret-token")) {
+			t.Errorf("%s: you = %v", path, v["you"])
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/naftiko/naftiko/engine/redact"
 	"github.com/naftiko/naftiko/engine/template"
 	"github.com/naftiko/naftiko/spec"
 )
@@ -32,12 +34,18 @@ func newAuthenticator(a *spec.Authentication, static StaticResolver, c *Client) 
 	if a == nil || a.Type == "" || a.Type == "none" {
 		return nil, nil
 	}
+	// Every value the namespace authenticates with is a secret, whether it
+	// came from a bind or was written in the file.
 	field := func(name, s string) (string, error) {
 		t := template.Compile(s, false).Bind(static)
 		if !t.IsStatic() {
 			return "", fmt.Errorf("authentication %s: no value for %s", name, strings.Join(t.Refs(), ", "))
 		}
-		return t.Expand(nil, nil)
+		v, err := t.Expand(nil, nil)
+		if name != "username" && name != "clientId" && name != "tokenEndpoint" {
+			c.secrets.Add(v)
+		}
+		return v, err
 	}
 	switch strings.ToLower(a.Type) {
 	case "bearer":
@@ -86,6 +94,7 @@ func newAuthenticator(a *spec.Authentication, static StaticResolver, c *Client) 
 		if strings.EqualFold(a.Type, "digest") {
 			return &digestAuth{user: u, pass: p}, nil
 		}
+		c.secrets.Add(base64.StdEncoding.EncodeToString([]byte(u + ":" + p)))
 		return basicAuth{user: u, pass: p}, nil
 	case "oauth2":
 		id, err := field("clientId", a.ClientID)
@@ -106,7 +115,9 @@ func newAuthenticator(a *spec.Authentication, static StaticResolver, c *Client) 
 			// authorization server for a fake upstream.
 			endpoint = sameOrigin(c.base, endpoint)
 		}
-		return &clientCredentials{endpoint: endpoint, id: id, secret: secret, scopes: a.Scopes, audience: a.Audience, resource: a.Resource}, nil
+		c.secrets.Add(base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret))))
+		return &clientCredentials{endpoint: endpoint, id: id, secret: secret, scopes: a.Scopes, audience: a.Audience, resource: a.Resource,
+			learnt: c.secrets}, nil
 	}
 	return nil, fmt.Errorf("unsupported authentication type %q (bearer, apikey, basic, digest, oauth2)", a.Type)
 }
@@ -280,6 +291,7 @@ type clientCredentials struct {
 	endpoint, id, secret string
 	scopes               []string
 	audience, resource   string
+	learnt               *redact.Set // every access token obtained is a secret
 
 	mu      sync.Mutex
 	token   string
@@ -355,6 +367,7 @@ func (c *clientCredentials) current(ctx context.Context, hc *http.Client, force 
 	// Refresh a little early so no request goes out with a token about to die.
 	margin := min(life/10, time.Minute)
 	c.token, c.expires = tr.AccessToken, time.Now().Add(life-margin)
+	c.learnt.Add(c.token)
 	return c.token, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/naftiko/naftiko/engine/fault"
+	"github.com/naftiko/naftiko/engine/redact"
 	"github.com/naftiko/naftiko/engine/template"
 	"github.com/naftiko/naftiko/spec"
 )
@@ -37,6 +38,7 @@ type Client struct {
 	// one at most queueWait.
 	slots     chan struct{}
 	queueWait time.Duration
+	secrets   *redact.Set
 }
 
 // acquire takes a call slot, waiting at most queueWait; release gives it
@@ -85,6 +87,10 @@ type ClientOptions struct {
 	// A call over the bound waits up to QueueWait, then fails UpstreamBusy.
 	MaxConcurrent int
 	QueueWait     time.Duration
+	// Secrets receives the credentials the client derives or obtains (a
+	// basic-auth header value, OAuth2 access tokens), so they are masked
+	// wherever the capability's own secrets are. Nil records nothing.
+	Secrets *redact.Set
 }
 
 // Defaults for ClientOptions.MaxConcurrent and QueueWait: enough for a busy
@@ -176,6 +182,7 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 		cl.slots = make(chan struct{}, opts.MaxConcurrent)
 	}
 	cl.redirected = opts.BaseURL != "" && opts.TokensFromBase
+	cl.secrets = opts.Secrets
 	auth, err := newAuthenticator(c.Authentication, static, cl)
 	if err != nil {
 		return nil, fmt.Errorf("consumes %q: %w", c.Namespace, err)
