@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/naftiko/naftiko/engine/inbound"
 	"github.com/naftiko/naftiko/engine/upstream"
 	"github.com/naftiko/naftiko/spec"
 )
@@ -14,8 +15,8 @@ import (
 type RestSurface struct {
 	Capability *Capability
 	Namespace  string
-	Address    string // host:port
-	Auth       *spec.Authentication
+	Address    string          // host:port
+	Auth       *inbound.Config // nil: the block declares no authentication
 	Routes     []*Route
 }
 
@@ -43,7 +44,7 @@ type MCPSurface struct {
 	Transport    string // http or stdio
 	Title        string
 	Instructions string
-	Auth         *spec.Authentication
+	Auth         *inbound.Config // nil: the block declares no authentication
 	Tools        []*Tool
 }
 
@@ -73,8 +74,33 @@ func hintsOf(h *spec.Hints) Hints {
 	return Hints{ReadOnly: h.ReadOnly, Destructive: h.Destructive, Idempotent: h.Idempotent, OpenWorld: h.OpenWorld}
 }
 
+// inboundAuth provisions an exposes block's authentication: its expected
+// secrets from binds, or, for an undeclared name, the environment.
+func (c *compiler) inboundAuth(ex *spec.Exposes) (*inbound.Config, error) {
+	cfg, err := inbound.Provision(ex.Authentication, func(name string) (string, bool) {
+		if v, ok := c.cap.Vars.Lookup(name); ok {
+			return v, true
+		}
+		if !strings.Contains(name, ".") {
+			if v, ok := c.opts.Env(name); ok {
+				c.cap.Vars.AddSecret(name, v)
+				return v, true
+			}
+		}
+		return "", false
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: exposes block %q: %w", c.doc.Path, ex.Namespace, err)
+	}
+	return cfg, nil
+}
+
 func (c *compiler) compileRest(ex *spec.Exposes) (*RestSurface, error) {
-	s := &RestSurface{Capability: c.cap, Namespace: ex.Namespace, Auth: ex.Authentication,
+	auth, err := c.inboundAuth(ex)
+	if err != nil {
+		return nil, err
+	}
+	s := &RestSurface{Capability: c.cap, Namespace: ex.Namespace, Auth: auth,
 		Address: c.address(ex.Namespace, ex.Address, ex.Port)}
 	for ri := range ex.RestResources {
 		res := &ex.RestResources[ri]
@@ -144,7 +170,15 @@ func (c *compiler) compileMCP(ex *spec.Exposes) (*MCPSurface, error) {
 	if c.doc.Info != nil {
 		info = c.doc.Info.Description
 	}
-	s := &MCPSurface{Capability: c.cap, Namespace: ex.Namespace, Transport: cmp.Or(ex.Transport, "http"), Auth: ex.Authentication,
+	var auth *inbound.Config
+	if cmp.Or(ex.Transport, "http") == "http" {
+		// A stdio block has no caller to check (validate warns).
+		var err error
+		if auth, err = c.inboundAuth(ex); err != nil {
+			return nil, err
+		}
+	}
+	s := &MCPSurface{Capability: c.cap, Namespace: ex.Namespace, Transport: cmp.Or(ex.Transport, "http"), Auth: auth,
 		Title: c.cap.Label, Instructions: cmp.Or(ex.Description, info)}
 	if s.Transport == "http" {
 		s.Address = c.address(ex.Namespace, ex.Address, ex.Port)

@@ -165,11 +165,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		defer auditLog.Close()
 	}
-	env := os.LookupEnv
-	if *useSandbox {
-		env = nil
-	}
-	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth, Env: env})
+	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth})
 	if err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitFailed

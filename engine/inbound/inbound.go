@@ -138,20 +138,96 @@ func invalid(code, desc string) *failure {
 	return &failure{status: http.StatusUnauthorized, code: code, desc: desc}
 }
 
-// New compiles an exposes block's authentication once at start-up. resolve
-// folds bind variables ({{VAR}} / {{ns.VAR}}) into expected values; a
-// missing one is a start-up error naming it. A nil block, or type "" or
-// "none", returns a nil Authenticator, whose Wrap is the identity.
-//
-// oauth2 does not contact the authorization server here: discovery happens
-// on the first request that carries a token (or in Prefetch), so an
-// unreachable authorization server never stops start-up.
-func New(a *spec.Authentication, resolve func(string) (string, bool), opts Options) (*Authenticator, error) {
+// Config is an exposes block's authentication, provisioned: every value
+// resolved (bind variables folded in) and checked, so that nothing reads the
+// document again and a missing secret stops start-up, not a request. A nil
+// *Config is a block without authentication.
+type Config struct {
+	typ     string
+	a       spec.Authentication // a resolved copy
+	emptied map[string]bool     // keys written in the file that resolved to nothing
+}
+
+// Type is the authentication type, lower case.
+func (c *Config) Type() string {
+	if c == nil {
+		return ""
+	}
+	return c.typ
+}
+
+// Provision resolves an exposes block's authentication once at start-up.
+// resolve folds bind variables ({{VAR}} / {{ns.VAR}}) into expected values;
+// a missing one is an error naming it. A nil block, or type "" or "none",
+// is a nil Config.
+func Provision(a *spec.Authentication, resolve func(string) (string, bool)) (*Config, error) {
 	if a == nil {
 		return nil, nil
 	}
 	typ := strings.ToLower(strings.TrimSpace(a.Type))
 	if typ == "" || typ == "none" {
+		return nil, nil
+	}
+	switch typ {
+	case "bearer", "apikey", "basic", "digest", "oauth2":
+	default:
+		return nil, fmt.Errorf("%s: authentication type %q is not supported on an exposes block (use bearer, apikey, basic, digest or oauth2)", fields{a: a}.where(), a.Type)
+	}
+	f := fields{a: a, resolve: resolve}
+	c := &Config{typ: typ, a: *a, emptied: map[string]bool{}}
+	r := &c.a
+	for _, v := range []struct {
+		key string
+		dst *string
+	}{
+		{"token", &r.Token}, {"username", &r.Username}, {"password", &r.Password}, {"key", &r.Key}, {"value", &r.Value},
+		{"placement", &r.Placement}, {"in", &r.In}, {"name", &r.Name}, {"authorizationServerUri", &r.AuthorizationServerURI},
+		{"resource", &r.Resource}, {"audience", &r.Audience}, {"tokenEndpoint", &r.TokenEndpoint},
+		{"tokenValidation", &r.TokenValidation}, {"clientId", &r.ClientID}, {"clientSecret", &r.ClientSecret},
+	} {
+		resolved, err := f.get(v.key, *v.dst)
+		if err != nil {
+			return nil, err
+		}
+		if *v.dst != "" && strings.TrimSpace(resolved) == "" {
+			c.emptied[v.key] = true
+		}
+		*v.dst = resolved
+	}
+	r.Headers = append(spec.OrderedKV(nil), a.Headers...)
+	for i, kv := range r.Headers {
+		resolved, err := f.get("headers."+kv.Key, kv.Value)
+		if err != nil {
+			return nil, err
+		}
+		if kv.Value != "" && strings.TrimSpace(resolved) == "" {
+			c.emptied["headers."+kv.Key] = true
+		}
+		r.Headers[i].Value = resolved
+	}
+	r.Scopes = append([]string(nil), a.Scopes...)
+	return c, nil
+}
+
+// New provisions a block's authentication and builds its Authenticator
+// (see Provision and Config.Authenticator).
+func New(a *spec.Authentication, resolve func(string) (string, bool), opts Options) (*Authenticator, error) {
+	c, err := Provision(a, resolve)
+	if err != nil {
+		return nil, err
+	}
+	return c.Authenticator(opts)
+}
+
+// Authenticator builds the guard of a provisioned block. opts carry what
+// only the server knows (the block's URL as Resource, the audit hook). A
+// nil Config gives a nil Authenticator, whose Wrap is the identity.
+//
+// oauth2 does not contact the authorization server here: discovery happens
+// on the first request that carries a token (or in Prefetch), so an
+// unreachable authorization server never stops start-up.
+func (c *Config) Authenticator(opts Options) (*Authenticator, error) {
+	if c == nil {
 		return nil, nil
 	}
 	if opts.Now == nil {
@@ -163,10 +239,10 @@ func New(a *spec.Authentication, resolve func(string) (string, bool), opts Optio
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	f := fields{a: a, resolve: resolve}
+	f := fields{a: &c.a, emptied: c.emptied} // resolved: read as they are
 	out := &Authenticator{log: opts.Logger, audit: opts.Audit, mcp: opts.MCP}
 	var err error
-	switch typ {
+	switch c.typ {
 	case "bearer":
 		out.s, err = newBearer(f)
 	case "apikey":
@@ -179,8 +255,6 @@ func New(a *spec.Authentication, resolve func(string) (string, bool), opts Optio
 		var o *oauth2Scheme
 		o, out.prm, err = newOAuth2(f, opts)
 		out.s = o
-	default:
-		return nil, fmt.Errorf("%s: authentication type %q is not supported on an exposes block (use bearer, apikey, basic, digest or oauth2)", f.where(), a.Type)
 	}
 	if err != nil {
 		return nil, err
@@ -188,10 +262,12 @@ func New(a *spec.Authentication, resolve func(string) (string, bool), opts Optio
 	return out, nil
 }
 
-// fields reads the block's values, folding in bind variables.
+// fields reads the block's values, folding in bind variables; with no
+// resolve the values are provisioned already and read as they are.
 type fields struct {
 	a       *spec.Authentication
 	resolve func(string) (string, bool)
+	emptied map[string]bool
 }
 
 func (f fields) where() string {
@@ -203,10 +279,10 @@ func (f fields) where() string {
 
 // get resolves the template s of key; unresolved placeholders are an error.
 func (f fields) get(key, s string) (string, error) {
-	t := template.Compile(s, false)
-	if f.resolve != nil {
-		t = t.Bind(f.resolve)
+	if f.resolve == nil {
+		return s, nil
 	}
+	t := template.Compile(s, false).Bind(f.resolve)
 	if !t.IsStatic() {
 		refs := t.Refs()
 		for i, r := range refs {
@@ -224,7 +300,7 @@ func (f fields) required(key, s string) (string, error) {
 		return "", err
 	}
 	if strings.TrimSpace(v) == "" {
-		if s == "" {
+		if s == "" && !f.emptied[key] {
 			return "", fmt.Errorf("%s: %s needs `%s`", f.where(), strings.ToLower(f.a.Type), key)
 		}
 		return "", fmt.Errorf("%s: `%s` is empty (its variable is set to an empty value); an empty secret would refuse or admit everyone", f.where(), key)

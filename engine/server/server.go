@@ -25,7 +25,6 @@ import (
 	"github.com/naftiko/naftiko/engine/inbound"
 	"github.com/naftiko/naftiko/engine/mcpserver"
 	"github.com/naftiko/naftiko/engine/rest"
-	"github.com/naftiko/naftiko/spec"
 )
 
 // Server runs every exposes block of a set of capabilities.
@@ -74,9 +73,6 @@ type Options struct {
 	// a non-loopback address. Off by default: such a block would hand
 	// health data to anyone who can reach the port.
 	AllowUnauthenticated bool
-	// Env reads environment variables named by inbound authentication
-	// templates that no bind declares; nil reads none.
-	Env func(string) (string, bool)
 }
 
 // New mounts the surfaces of caps. Exposes blocks of different capabilities
@@ -228,24 +224,15 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 // guard puts a block's inbound authentication and the audit trail in front
 // of its handler, and refuses an unauthenticated block on a non-loopback
 // address unless the operator accepted that risk.
-func (l *listener) guard(c *engine.Capability, ns, surface string, a *spec.Authentication, path string, h http.Handler, log *slog.Logger, opts Options) (http.Handler, error) {
-	if a == nil || a.Type == "" || a.Type == "none" {
+func (l *listener) guard(c *engine.Capability, ns, surface string, a *inbound.Config, path string, h http.Handler, log *slog.Logger, opts Options) (http.Handler, error) {
+	if a == nil {
 		if !isLoopback(l.addr) && !opts.AllowUnauthenticated {
 			return nil, fmt.Errorf("%s: exposes block %q listens on %s without authentication, so anyone who can reach that address gets the data; "+
 				"declare `authentication` on the block, bind a loopback address (`address: 127.0.0.1`, or --listen %s=127.0.0.1:PORT), "+
 				"or pass --allow-unauthenticated to accept the risk", c.Path, ns, l.addr, ns)
 		}
 	}
-	resolve := func(name string) (string, bool) {
-		if v, ok := c.Vars.Lookup(name); ok {
-			return v, true
-		}
-		if opts.Env != nil && !strings.Contains(name, ".") {
-			return opts.Env(name)
-		}
-		return "", false
-	}
-	auth, err := inbound.New(a, resolve, inbound.Options{
+	auth, err := a.Authenticator(inbound.Options{
 		Resource: "http://" + l.host() + path,
 		MCP:      surface == "mcp",
 		Logger:   log,
