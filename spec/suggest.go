@@ -5,6 +5,10 @@ import "strings"
 // suggest returns the candidate closest to name by edit distance, when it is
 // close enough to be a likely typo ("" otherwise). A case-only difference is
 // always close.
+// Suggest returns the candidate closest to name, for a "did you mean", or
+// "" when none is close.
+func Suggest(name string, candidates []string) string { return suggest(name, candidates) }
+
 func suggest(name string, candidates []string) string {
 	best, bestD := "", -1
 	limit := max(1, min(3, len(name)/3))

@@ -1,17 +1,22 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +25,7 @@ import (
 	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/sandbox"
 	"github.com/naftiko/naftiko/engine/server"
+	"github.com/naftiko/naftiko/engine/upstream"
 	"github.com/naftiko/naftiko/spec"
 )
 
@@ -65,6 +71,16 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	grace := fset.Duration("grace", 10*time.Second, "how long shutdown waits for in-flight requests")
 	auditPath := fset.String("audit-log", "", "append one JSON line per request to `FILE`: who, which block, route or tool, upstream operation, path parameters, status, duration (never bodies or credentials)")
 	allowUnauth := fset.Bool("allow-unauthenticated", false, "let exposes blocks without authentication listen on non-loopback addresses (refused by default)")
+	origins := &listFlag{}
+	fset.Var(origins, "allow-origin", "`ORIGIN` (scheme://host[:port]) whose browser requests every block answers, with CORS, besides loopback origins (repeatable)")
+	concurrency := fset.Int("upstream-concurrency", upstream.DefaultMaxConcurrent, "calls in flight per consumes namespace, streaming bodies included; -1 for no bound")
+	queueWait := fset.Duration("upstream-queue-wait", upstream.DefaultQueueWait, "how long a call over --upstream-concurrency waits before it fails with 503")
+	readTimeout := fset.Duration("read-timeout", server.DefaultReadTimeout, "longest time a request body may take to arrive")
+	writeStall := fset.Duration("write-stall", server.DefaultWriteStall, "longest a write to a client may block (a client that stops reading)")
+	idleTimeout := fset.Duration("idle-timeout", server.DefaultIdleTimeout, "keep-alive connections idle this long are closed")
+	maxConns := fset.Int("max-connections", server.DefaultMaxConnections, "connections one listener holds at once; more wait to be accepted")
+	sessionIdle := fset.Duration("mcp-session-idle", server.DefaultMCPSessionIdle, "MCP sessions idle this long are closed (clients start a new one)")
+	maxSessions := fset.Int("mcp-max-sessions", server.DefaultMCPMaxSessions, "MCP sessions one block holds at once; more are refused with 503")
 	fset.Usage = func() {
 		fmt.Fprint(stderr, runUsage)
 		fset.PrintDefaults()
@@ -101,13 +117,20 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitFailed
 	}
+	// A typo in --upstream would send real traffic to the file's real
+	// upstream; in --listen, bind where the file says.
+	if err := checkOverrides(serve, upstreams.m, listens.m); err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", err)
+		return exitUsage
+	}
 	// Validation (whose schema takes tens of milliseconds to compile) runs
 	// beside compilation; nothing listens before both are done, and
 	// validation's verdict comes first.
 	validated := make(chan validation, 1)
 	go func() { validated <- validate(docs, parsed) }()
 
-	opts := engine.Options{Upstreams: upstreams.m, Listens: listens.m, Timeout: *timeout}
+	opts := engine.Options{Upstreams: upstreams.m, Listens: listens.m, Timeout: *timeout,
+		UpstreamConcurrency: *concurrency, UpstreamQueueWait: *queueWait}
 	if *useSandbox {
 		sb := sandbox.New(sandbox.Options{})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -165,7 +188,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		defer auditLog.Close()
 	}
-	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth})
+	// net/http's client logs through the standard logger (an unsolicited
+	// response on an idle connection, quoting the upstream's bytes): route it
+	// to our log, redacted and without the quoted data.
+	log.SetFlags(0)
+	log.SetOutput(stdlogBridge{logger: logger, caps: caps})
+	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth,
+		AllowedOrigins: origins.list, Limits: server.Limits{ReadTimeout: *readTimeout, WriteStall: *writeStall,
+			IdleTimeout: *idleTimeout, MaxConnections: *maxConns, MCPSessionIdle: *sessionIdle, MCPMaxSessions: *maxSessions}})
 	if err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitFailed
@@ -185,6 +215,70 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	logger.Info("stopped")
 	return exitOK
+}
+
+// listFlag collects a repeatable flag's values.
+type listFlag struct{ list []string }
+
+func (l *listFlag) String() string     { return strings.Join(l.list, ",") }
+func (l *listFlag) Set(s string) error { l.list = append(l.list, s); return nil }
+
+// checkOverrides refuses --upstream and --listen keys that name no consumes
+// or exposes namespace of the files served.
+func checkOverrides(docs []*spec.Document, upstreams, listens map[string]string) error {
+	var consumed, exposed []string
+	for _, d := range docs {
+		if d == nil {
+			continue
+		}
+		all := append([]spec.Consumes(nil), d.Consumes...)
+		if d.Capability != nil {
+			all = append(all, d.Capability.Consumes...)
+			for _, ex := range d.Capability.Exposes {
+				exposed = append(exposed, ex.Namespace)
+			}
+		}
+		for _, cs := range all {
+			consumed = append(consumed, cmp.Or(cs.As, cs.Namespace, cs.Import))
+		}
+	}
+	check := func(flag, what string, given map[string]string, known []string) error {
+		for _, ns := range slices.Sorted(maps.Keys(given)) {
+			if ns == "*" && flag == "upstream" || slices.Contains(known, ns) {
+				continue
+			}
+			msg := fmt.Sprintf("--%s %s=...: no %s namespace %q in the files given", flag, ns, what, ns)
+			if sg := spec.Suggest(ns, known); sg != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", sg)
+			} else if len(known) > 0 {
+				msg += " (they have " + strings.Join(slices.Compact(slices.Sorted(slices.Values(known))), ", ") + ")"
+			}
+			return errors.New(msg)
+		}
+		return nil
+	}
+	if err := check("upstream", "consumes", upstreams, consumed); err != nil {
+		return err
+	}
+	return check("listen", "exposes", listens, exposed)
+}
+
+// stdlogBridge writes what the standard logger receives to our log, at
+// Warn, with secrets redacted and quoted data left out.
+type stdlogBridge struct {
+	logger *slog.Logger
+	caps   []*engine.Capability
+}
+
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+func (b stdlogBridge) Write(p []byte) (int, error) {
+	msg := quoted.ReplaceAllString(strings.TrimSpace(string(p)), "[data withheld]")
+	for _, c := range b.caps {
+		msg = c.Vars.Redact(msg)
+	}
+	b.logger.Warn("net/http: " + msg)
+	return len(p), nil
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

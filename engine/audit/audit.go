@@ -135,6 +135,28 @@ func (l *Log) Middleware(capability, exposes, surface string, next http.Handler)
 	})
 }
 
+// Begin opens an entry for a request that does not pass through
+// Middleware (an MCP tool call over stdio has no HTTP request); End writes
+// it. A nil Log returns a nil entry, which End ignores.
+func (l *Log) Begin(capability, exposes, surface, method string) *Entry {
+	if l == nil {
+		return nil
+	}
+	return &Entry{Time: time.Now().UTC(), Capability: capability, Exposes: exposes, Surface: surface, Method: method}
+}
+
+// End writes an entry opened by Begin.
+func (l *Log) End(e *Entry, status int) {
+	if l == nil || e == nil {
+		return
+	}
+	e.Update(func(e *Entry) {
+		e.Status = status
+		e.DurationMS = float64(time.Since(e.Time).Microseconds()) / 1000
+	})
+	l.write(e)
+}
+
 func (l *Log) write(e *Entry) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

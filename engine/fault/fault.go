@@ -64,6 +64,8 @@ const (
 	UpstreamBusy
 	// TooLarge: the caller's request is larger than the gateway accepts.
 	TooLarge
+	// RequestTimeout: the caller's request body did not arrive in time.
+	RequestTimeout
 )
 
 type kindInfo struct {
@@ -90,6 +92,7 @@ var kinds = [...]kindInfo{
 	UpstreamTimeout:       {"upstream-timeout", "Upstream timeout", http.StatusGatewayTimeout, true},
 	UpstreamBusy:          {"upstream-busy", "Too many calls in flight to the upstream", http.StatusServiceUnavailable, true},
 	TooLarge:              {"request-too-large", "Request too large", http.StatusRequestEntityTooLarge, false},
+	RequestTimeout:        {"request-timeout", "Request timeout", http.StatusRequestTimeout, true},
 }
 
 // Slug is the stable last part of the problem type.

@@ -9,12 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/naftiko/naftiko/engine/origin"
 )
 
 // oauth2 timings and bounds.
@@ -85,7 +86,7 @@ func newOAuth2(f fields, opts Options) (*oauth2Scheme, *protectedResource, error
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, nil, fmt.Errorf("%s: authorizationServerUri %q is not an http(s) issuer URL without query or fragment", f.where(), issuer)
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !origin.IsLoopbackHost(u.Hostname()) {
 		opts.Logger.Warn("oauth2 authorizationServerUri uses plain http: tokens, keys and client credentials cross the network unprotected; use https", "issuer", issuer)
 	}
 	resource, err := f.get("resource", a.Resource)
@@ -137,14 +138,6 @@ func newOAuth2(f fields, opts Options) (*oauth2Scheme, *protectedResource, error
 		return nil, nil, fmt.Errorf("%s: oauth2 on an MCP block needs `resource`: MCP clients discover the authorization server from its Protected Resource Metadata", f.where())
 	}
 	return o, prm, nil
-}
-
-func isLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (o *oauth2Scheme) name() string { return "oauth2" }

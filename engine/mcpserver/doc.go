@@ -65,23 +65,16 @@
 //
 // # Origin policy
 //
-// The go-sdk's DNS-rebinding protection stays on: a request that reaches a
-// loopback listener with a Host header that is not loopback is refused with
-// 403. In front of it, any request carrying an Origin header is refused with
-// 403 unless the origin is http(s) on localhost, 127.0.0.0/8 or [::1] (any
-// port), or listed with [WithAllowedOrigins]. This is stricter than
-// net/http.CrossOriginProtection, which trusts same-origin requests, exactly
-// what a DNS-rebinding page produces on a non-loopback listener; and looser
-// in that a local tool on another localhost port (an inspector UI) is
-// accepted. Requests without Origin (non-browser clients) pass. Allowed
-// browser origins get CORS headers, including preflight answers, so a local
-// web client can read the answers and the Mcp-Session-Id header.
+// The server puts engine/origin in front of every HTTP block, this one
+// included: Host checked on loopback listeners, browser Origins refused
+// unless loopback or allowed (with CORS for those). The go-sdk's own
+// DNS-rebinding check stays on behind it.
 //
 // # Sessions and logs
 //
 // Streamable HTTP is stateful (the go-sdk default). Idle sessions are closed
-// after 24 hours ([WithSessionTimeout]) so clients that vanish without a
-// DELETE do not accumulate. Tool calls are logged at Debug (tool, argument
+// after 30 minutes ([WithSessionTimeout]) so clients that vanish without a
+// DELETE do not accumulate, and at most [WithMaxSessions] are held. Tool calls are logged at Debug (tool, argument
 // names — never values, which may be patient identifiers — status, time),
 // failures at Warn with the first line of their message only (the upstream's
 // diagnostics may quote identifiers), calls refused for bad arguments at

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -33,7 +34,7 @@ const (
 //   - where the SDK answers a message it cannot handle (an unknown method,
 //     a malformed payload) with a plain-text 400, the client gets the
 //     JSON-RPC error instead (-32601 with the request's id, -32700).
-func messageGuard(next http.Handler) http.Handler {
+func (s *Server) messageGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
@@ -41,10 +42,16 @@ func messageGuard(next http.Handler) http.Handler {
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMessage))
 		r.Body.Close()
-		var tooLarge *http.MaxBytesError
+		var (
+			tooLarge *http.MaxBytesError
+			netErr   net.Error
+		)
 		switch {
 		case errors.As(err, &tooLarge):
 			writeRPCError(w, http.StatusRequestEntityTooLarge, nil, rpcInvalidRequest, "Invalid Request: a message is at most 10 MiB")
+			return
+		case errors.As(err, &netErr) && netErr.Timeout():
+			writeRPCError(w, http.StatusRequestTimeout, nil, rpcInvalidRequest, "Invalid Request: the message did not arrive in time")
 			return
 		case err != nil:
 			return // the client went away mid-body
@@ -56,15 +63,37 @@ func messageGuard(next http.Handler) http.Handler {
 			return
 		}
 		var env struct {
-			ID json.RawMessage `json:"id"`
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
 		}
 		json.Unmarshal(body, &env) // a malformed message is the SDK's to refuse; we only reword it
+		if env.Method == "initialize" && r.Header.Get("Mcp-Session-Id") == "" && s.full() {
+			s.log.Warn("MCP session refused: the session limit is reached", "max_sessions", s.cfg.maxSessions)
+			w.Header().Set("Retry-After", "5")
+			writeRPCError(w, http.StatusServiceUnavailable, env.ID, rpcInvalidRequest,
+				"the server holds as many sessions as it allows; retry later")
+			return
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		rw := &rpcErrors{ResponseWriter: w, id: env.ID}
 		next.ServeHTTP(rw, r)
 		rw.finish()
 	})
+}
+
+// full reports whether the session limit is reached.
+func (s *Server) full() bool {
+	if s.cfg.maxSessions <= 0 {
+		return false
+	}
+	n := 0
+	for range s.mcp.Sessions() {
+		if n++; n >= s.cfg.maxSessions {
+			return true
+		}
+	}
+	return false
 }
 
 // rpcErrors turns the SDK's plain-text 400 answers into JSON-RPC errors.

@@ -72,3 +72,27 @@ func TestProtocolErrorsAreJSONRPC(t *testing.T) {
 		}
 	}
 }
+
+// Past the session limit, a new initialize is refused (503 with a JSON-RPC
+// error); sessions already open keep working.
+func TestSessionLimit(t *testing.T) {
+	e := newEnv(t, 0, WithMaxSessions(2))
+	endpoint := e.http.URL + "/mcp"
+	first := initializeRaw(t, endpoint)
+	initializeRaw(t, endpoint)
+	req, _ := http.NewRequest("POST", endpoint, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), `"id":1,"error"`) {
+		t.Fatalf("third session: %d %s", resp.StatusCode, b)
+	}
+	if out := postRaw(t, endpoint, first, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`); !strings.Contains(out, `"tools"`) {
+		t.Errorf("an open session stopped working: %s", out)
+	}
+}

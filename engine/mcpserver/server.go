@@ -22,8 +22,9 @@ const Version = "0.1.0"
 // (see the package documentation for the reasoning).
 const DefaultMaxResultBytes = 4 << 20
 
-// DefaultSessionTimeout closes Streamable HTTP sessions idle for this long.
-const DefaultSessionTimeout = 24 * time.Hour
+// DefaultSessionTimeout closes Streamable HTTP sessions idle for this long;
+// a client then gets 404 and starts a new session, as the protocol says.
+const DefaultSessionTimeout = 30 * time.Minute
 
 // Server is the MCP server of one MCP exposes block.
 type Server struct {
@@ -39,7 +40,7 @@ type config struct {
 	version        string
 	maxResult      int64
 	sessionTimeout time.Duration
-	origins        map[string]bool
+	maxSessions    int
 	audit          *audit.Log
 }
 
@@ -70,22 +71,17 @@ func WithSessionTimeout(d time.Duration) Option {
 	return func(c *config) { c.sessionTimeout = d }
 }
 
+// WithMaxSessions bounds the Streamable HTTP sessions held at once: an
+// initialize beyond it is refused (503, JSON-RPC error) until one ends. 0 or
+// less is unbounded.
+func WithMaxSessions(n int) Option {
+	return func(c *config) { c.maxSessions = n }
+}
+
 // WithAudit records each tool call (tool, upstream operation, path
 // parameters, outcome) in the audit entry of its HTTP request.
 func WithAudit(l *audit.Log) Option {
 	return func(c *config) { c.audit = l }
-}
-
-// WithAllowedOrigins accepts browser requests from these origins
-// ("https://app.example.com", scheme://host[:port]) besides loopback ones.
-func WithAllowedOrigins(origins ...string) Option {
-	return func(c *config) {
-		for _, o := range origins {
-			if n, ok := normalizeOrigin(o); ok {
-				c.origins[n] = true
-			}
-		}
-	}
 }
 
 // New builds the MCP server of one MCP exposes block.
@@ -93,8 +89,7 @@ func New(s *engine.MCPSurface, logger *slog.Logger, opts ...Option) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cfg := config{version: Version, maxResult: DefaultMaxResultBytes, sessionTimeout: DefaultSessionTimeout,
-		origins: map[string]bool{}}
+	cfg := config{version: Version, maxResult: DefaultMaxResultBytes, sessionTimeout: DefaultSessionTimeout}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -117,7 +112,7 @@ func New(s *engine.MCPSurface, logger *slog.Logger, opts ...Option) *Server {
 	// a stream for server notifications).
 	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv.mcp },
 		&mcp.StreamableHTTPOptions{Logger: sdkLog, SessionTimeout: cfg.sessionTimeout, JSONResponse: true})
-	srv.http = srv.originGuard(messageGuard(streamable))
+	srv.http = srv.messageGuard(streamable)
 	return srv
 }
 

@@ -142,22 +142,31 @@ func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.
 		raw = req.Params.Arguments
 	}
 	var call *engine.Call
-	if req != nil && req.Extra != nil {
-		if e := tl.srv.cfg.audit.FromHeader(req.Extra.Header); e != nil {
-			defer func() {
-				e.Update(func(e *audit.Entry) {
-					e.Tool, e.Operation = tl.t.Name, tl.t.Action.Operation()
-					if call != nil {
-						// What was sent, read from the call itself.
-						e.Params = call.PathParams()
-					}
-					e.Outcome = "ok"
-					if res == nil || res.IsError {
-						e.Outcome = "error"
-					}
-				})
-			}()
+	if log := tl.srv.cfg.audit; log != nil {
+		var e *audit.Entry
+		if req != nil && req.Extra != nil {
+			e = log.FromHeader(req.Extra.Header)
 		}
+		standalone := e == nil // stdio: no HTTP request carries an entry
+		if standalone {
+			e = log.Begin(tl.srv.surface.Capability.Name, tl.srv.surface.Namespace, "mcp", "tools/call")
+		}
+		defer func() {
+			e.Update(func(e *audit.Entry) {
+				e.Tool, e.Operation = tl.t.Name, tl.t.Action.Operation()
+				if call != nil {
+					// What was sent, read from the call itself.
+					e.Params = call.PathParams()
+				}
+				e.Outcome = "ok"
+				if res == nil || res.IsError {
+					e.Outcome = "error"
+				}
+			})
+			if standalone {
+				log.End(e, 0)
+			}
+		}()
 	}
 	args, err := decodeArguments(raw)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -196,8 +197,13 @@ func (h *Handler) request(r *http.Request, values []string) (*engine.Request, er
 			req.Form = r.PostForm
 		}
 	}
-	var tooLarge *http.MaxBytesError
+	var (
+		tooLarge *http.MaxBytesError
+		netErr   net.Error
+	)
 	switch {
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return nil, fault.New(fault.RequestTimeout, "the request body did not arrive in time")
 	case errors.As(err, &tooLarge):
 		return nil, fault.New(fault.TooLarge, "the request body is larger than %d MiB; inputs, not bulk data, go here", maxRequestBody>>20)
 	case err != nil && ct == "application/x-www-form-urlencoded":
@@ -337,6 +343,9 @@ var dropHeaders = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true, "Proxy-Authorization": true,
 	"Proxy-Connection": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
 	"Set-Cookie": true, "Www-Authenticate": true, "Server": true, "Date": true, "Alt-Svc": true,
+	// CORS is the gateway's decision (engine/origin), never the upstream's.
+	"Access-Control-Allow-Origin": true, "Access-Control-Allow-Credentials": true, "Access-Control-Allow-Methods": true,
+	"Access-Control-Allow-Headers": true, "Access-Control-Expose-Headers": true, "Access-Control-Max-Age": true,
 }
 
 func copyHeaders(dst, src http.Header) {

@@ -19,17 +19,20 @@ import (
 	"time"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+	"golang.org/x/net/netutil"
 
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/inbound"
 	"github.com/naftiko/naftiko/engine/mcpserver"
+	"github.com/naftiko/naftiko/engine/origin"
 	"github.com/naftiko/naftiko/engine/rest"
 )
 
 // Server runs every exposes block of a set of capabilities.
 type Server struct {
 	logger    *slog.Logger
+	limits    Limits
 	listeners []*listener
 	stdio     *stdioSurface
 
@@ -73,6 +76,11 @@ type Options struct {
 	// a non-loopback address. Off by default: such a block would hand
 	// health data to anyone who can reach the port.
 	AllowUnauthenticated bool
+	// AllowedOrigins are browser origins (scheme://host[:port]) every block
+	// answers, with CORS, besides loopback ones (see engine/origin).
+	AllowedOrigins []string
+	// Limits bound what one client can hold; zero values are defaults.
+	Limits Limits
 }
 
 // New mounts the surfaces of caps. Exposes blocks of different capabilities
@@ -86,7 +94,8 @@ func New(caps []*engine.Capability, opts Options) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{logger: logger}
+	opts.Limits = opts.Limits.withDefaults()
+	s := &Server{logger: logger, limits: opts.Limits}
 	byAddr := map[string]*listener{}
 	place := func(addr string, b block) {
 		l := byAddr[addr]
@@ -108,7 +117,7 @@ func New(caps []*engine.Capability, opts Options) (*Server, error) {
 				if s.stdio != nil {
 					return nil, fmt.Errorf("MCP blocks %q and %q both use stdio: one process has one stdin", s.stdio.namespace, m.Namespace)
 				}
-				s.stdio = &stdioSurface{namespace: m.Namespace, server: mcpserver.New(m, logger)}
+				s.stdio = &stdioSurface{namespace: m.Namespace, server: mcpserver.New(m, logger, mcpserver.WithAudit(opts.Audit))}
 				continue
 			}
 			place(m.Address, block{c: c, mcp: m})
@@ -210,7 +219,9 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 	}
 	for _, m := range mcpBlocks {
 		log := logger.With("capability", c.Name, "exposes", m.Namespace)
-		h, err := l.guard(c, m.Namespace, "mcp", m.Auth, prefix+"/mcp", mcpserver.New(m, log, mcpserver.WithAudit(opts.Audit)).Handler(), log, opts)
+		srv := mcpserver.New(m, log, mcpserver.WithAudit(opts.Audit),
+			mcpserver.WithSessionTimeout(opts.Limits.MCPSessionIdle), mcpserver.WithMaxSessions(opts.Limits.MCPMaxSessions))
+		h, err := l.guard(c, m.Namespace, "mcp", m.Auth, prefix+"/mcp", srv.Handler(), log, opts)
 		if err != nil {
 			return err
 		}
@@ -226,7 +237,7 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 // address unless the operator accepted that risk.
 func (l *listener) guard(c *engine.Capability, ns, surface string, a *inbound.Config, path string, h http.Handler, log *slog.Logger, opts Options) (http.Handler, error) {
 	if a == nil {
-		if !isLoopback(l.addr) && !opts.AllowUnauthenticated {
+		if !origin.IsLoopbackAddr(l.addr) && !opts.AllowUnauthenticated {
 			return nil, fmt.Errorf("%s: exposes block %q listens on %s without authentication, so anyone who can reach that address gets the data; "+
 				"declare `authentication` on the block, bind a loopback address (`address: 127.0.0.1`, or --listen %s=127.0.0.1:PORT), "+
 				"or pass --allow-unauthenticated to accept the risk", c.Path, ns, l.addr, ns)
@@ -260,7 +271,19 @@ func (l *listener) guard(c *engine.Capability, ns, surface string, a *inbound.Co
 	if auth != nil && surface == "mcp" {
 		h = bindSessions(h)
 	}
-	return opts.Audit.Middleware(c.Name, ns, surface, auth.Wrap(h)), nil
+	policy, bad := origin.NewPolicy(origin.IsLoopbackAddr(l.addr), opts.AllowedOrigins)
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("allowed origin %q is not scheme://host[:port]", bad[0])
+	}
+	policy.Methods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+	if surface == "mcp" {
+		policy.Methods = "GET, POST, DELETE, OPTIONS"
+		policy.AllowHeaders = "Content-Type, Accept, Authorization, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID"
+		policy.ExposeHeaders = "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate"
+	}
+	// The origin check comes first: a refused browser request is not even
+	// authenticated, and is audited as the refusal it is.
+	return opts.Audit.Middleware(c.Name, ns, surface, policy.Guard(auth.Wrap(h))), nil
 }
 
 // bindSessions hands the go-sdk the principal inbound authentication found,
@@ -292,20 +315,6 @@ func principalName(p inbound.Principal) string {
 		return p.ClientID
 	}
 	return p.KeyID
-}
-
-// isLoopback reports whether a listening address only accepts local
-// connections.
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // URLs lists what each listener serves, for the start-up log and for tests.
@@ -375,16 +384,17 @@ func (s *Server) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer, g
 	errc := make(chan error, len(s.listeners)+1)
 	for _, l := range s.listeners {
 		hs := &http.Server{
-			Handler:           l.mux,
+			Handler:           deadlines(l.mux, s.limits),
 			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
+			IdleTimeout:       s.limits.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		}
 		s.mu.Lock()
 		s.servers = append(s.servers, hs)
 		s.mu.Unlock()
+		ln := netutil.LimitListener(l.ln, s.limits.MaxConnections)
 		go func(l *listener) {
-			if err := hs.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("serve %s: %w", l.addr, err)
 			}
 		}(l)
