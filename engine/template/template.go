@@ -140,28 +140,12 @@ func (t *Template) SingleSlot() (int, bool) {
 // each substituted value. A placeholder without a slot, or whose slot has no
 // value, is an UnresolvedError.
 func (t *Template) ExpandSlots(value func(slot int) (string, bool), escape Escaper) (string, error) {
-	if len(t.parts) == 1 && t.parts[0].ref == "" {
-		return t.parts[0].literal, nil
-	}
-	var b strings.Builder
-	for _, p := range t.parts {
-		if p.ref == "" {
-			b.WriteString(p.literal)
-			continue
+	return t.expand(func(p part) (string, bool) {
+		if p.slot < 0 {
+			return "", false
 		}
-		v, ok := "", false
-		if p.slot >= 0 {
-			v, ok = value(p.slot)
-		}
-		if !ok {
-			return "", &UnresolvedError{Name: p.ref, Template: t.source}
-		}
-		if escape != nil {
-			v = escape(v)
-		}
-		b.WriteString(v)
-	}
-	return b.String(), nil
+		return value(p.slot)
+	}, escape)
 }
 
 // Lookup finds the value of a placeholder at request time.
@@ -180,8 +164,14 @@ func (e *UnresolvedError) Error() string {
 	return fmt.Sprintf("no value for %s in %q", e.Name, e.Template)
 }
 
-// Expand renders the template, escaping each substituted value.
+// Expand renders the template, escaping each substituted value, finding
+// values by name (start-up code; requests use ExpandSlots).
 func (t *Template) Expand(lookup Lookup, escape Escaper) (string, error) {
+	return t.expand(func(p part) (string, bool) { return lookup(p.ref) }, escape)
+}
+
+// expand renders the template with value giving each placeholder's value.
+func (t *Template) expand(value func(part) (string, bool), escape Escaper) (string, error) {
 	if len(t.parts) == 1 && t.parts[0].ref == "" {
 		return t.parts[0].literal, nil
 	}
@@ -191,7 +181,7 @@ func (t *Template) Expand(lookup Lookup, escape Escaper) (string, error) {
 			b.WriteString(p.literal)
 			continue
 		}
-		v, ok := lookup(p.ref)
+		v, ok := value(p)
 		if !ok {
 			return "", &UnresolvedError{Name: p.ref, Template: t.source}
 		}
