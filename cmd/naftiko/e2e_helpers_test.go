@@ -19,7 +19,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	naftikoBin = filepath.Join(dir, "naftiko")
-	build := exec.Command("go", "build", "-o", naftikoBin, ".")
+	args := []string{"build", "-o", naftikoBin}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build naftiko:", err)
