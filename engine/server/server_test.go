@@ -182,8 +182,12 @@ func exercise(t *testing.T, files []string, rest, mcps map[string]string, prefix
 					}
 					body, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
-					if resp.StatusCode == http.StatusAccepted {
-						continue // bulk export kick-off: 202 and a status URL
+					if strings.HasSuffix(path, "/export") {
+						// Bulk Data kick-off: 202 with where to poll, no body.
+						if resp.StatusCode != http.StatusAccepted || resp.Header.Get("Content-Location") == "" {
+							t.Errorf("%s GET %s: %d, Content-Location %q; want 202 with a status URL", name, path, resp.StatusCode, resp.Header.Get("Content-Location"))
+						}
+						continue
 					}
 					if resp.StatusCode != 200 {
 						t.Errorf("%s GET %s: %d %.300s", name, path, resp.StatusCode, body)
@@ -226,9 +230,19 @@ func exercise(t *testing.T, files []string, rest, mcps map[string]string, prefix
 						t.Errorf("%s: tool %s failed: %+v", name, tool.Name, res.Content)
 						continue
 					}
-					text := res.Content[0].(*mcp.TextContent).Text
-					if strings.HasPrefix(strings.TrimSpace(text), "{") {
+					var text string
+					if len(res.Content) == 1 {
+						if tc, ok := res.Content[0].(*mcp.TextContent); ok {
+							text = tc.Text
+						}
+					}
+					switch {
+					case strings.HasPrefix(strings.TrimSpace(text), "{"):
 						checkFHIR(t, name+" tool "+tool.Name, []byte(text))
+					case strings.Contains(text, "202 Accepted") && strings.Contains(text, "Content-Location"):
+						// A Bulk Data kick-off, described with where to poll.
+					default:
+						t.Errorf("%s: tool %s answered neither FHIR nor a described kick-off: %+v", name, tool.Name, res.Content)
 					}
 				}
 				session.Close()
