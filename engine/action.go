@@ -264,6 +264,11 @@ func (b *boundOp) do(ctx context.Context, c *Call, results map[string]any) (*htt
 	for i, src := range b.args {
 		args[i] = src.value(c, results)
 	}
-	c.record(b.op, args)
-	return b.op.Do(ctx, args)
+	resp, err := b.op.Do(ctx, args)
+	if err == nil || !(fault.Of(err, fault.BadInput) || fault.Of(err, fault.UpstreamBusy)) {
+		// Sent (or attempted): the audit line names it. A request refused
+		// while being built, or never given a slot, did not leave.
+		c.record(b.op, args)
+	}
+	return resp, err
 }

@@ -402,3 +402,58 @@ func callTool(t *testing.T, cs *mcp.ClientSession, name string, args map[string]
 	}
 	return res
 }
+
+// A forward route cannot be walked out of its namespace's base URL, and a
+// 3 MB "id" is refused instead of being forwarded and audited; both are
+// audited with their route.
+func TestHardeningForwardAndOversizedValues(t *testing.T) {
+	up := newRecordingUpstream(t, fhirJSON)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "forward.yaml")
+	os.WriteFile(file, []byte(`naftiko: 1.0.0-alpha2
+info: {label: Forward, description: A forward route.}
+capability:
+  consumes:
+  - type: http
+    namespace: things
+    baseUri: https://things.example/v1/things
+    resources: [{name: thing, path: "/{id}", operations: [{name: get-thing, method: GET}]}]
+  exposes:
+  - type: rest
+    namespace: api
+    port: 8080
+    resources:
+    - path: /items/{path}
+      forward: {targetNamespace: things}
+    - path: /one/{id}
+      operations: [{method: GET, call: things.get-thing}]
+`), 0o644)
+	auditPath := filepath.Join(dir, "audit.log")
+	p := startNaftiko(t, nil, "run", "--upstream", "things="+up.URL+"/v1/things", "--listen", "api=127.0.0.1:0", "--audit-log", auditPath, file)
+	base := origin(t, p.waitListening(t, 1)["api"])
+	for _, path := range []string{"/items/%2e%2e/%2e%2e/admin", "/items/a/.%2E/admin", "/one/" + strings.Repeat("9", 3<<20/3)} {
+		resp, body := get(t, base+path)
+		if resp.StatusCode != 400 {
+			t.Errorf("%.60s: %d %.200s", path, resp.StatusCode, body)
+		}
+	}
+	if got := up.requests(); len(got) != 0 {
+		t.Fatalf("refused paths reached the upstream: %.200v", got)
+	}
+	if resp, _ := get(t, base+"/items/a%2Fb/c"); resp.StatusCode != 200 {
+		t.Errorf("a forward within the base: %d", resp.StatusCode)
+	}
+	if got := up.requests(); len(got) != 1 || got[0] != "GET /v1/things/a%2Fb/c" {
+		t.Errorf("upstream got %v", got)
+	}
+	lines := readAudit(t, auditPath)
+	if len(lines) != 4 {
+		t.Fatalf("%d audit lines, want 4", len(lines))
+	}
+	for _, e := range lines {
+		raw, _ := json.Marshal(e)
+		if e["route"] == nil || len(raw) > 2048 {
+			t.Errorf("audit line without a route, or holding the oversized value: %.200s", raw)
+		}
+	}
+}
