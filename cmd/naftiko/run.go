@@ -193,7 +193,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// to our log, redacted and without the quoted data.
 	log.SetFlags(0)
 	log.SetOutput(stdlogBridge{logger: logger, caps: caps})
-	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth,
+	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth, Version: version,
 		AllowedOrigins: origins.list, Limits: server.Limits{ReadTimeout: *readTimeout, WriteStall: *writeStall,
 			IdleTimeout: *idleTimeout, MaxConnections: *maxConns, MCPSessionIdle: *sessionIdle, MCPMaxSessions: *maxSessions}})
 	if err != nil {

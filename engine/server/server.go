@@ -81,6 +81,8 @@ type Options struct {
 	AllowedOrigins []string
 	// Limits bound what one client can hold; zero values are defaults.
 	Limits Limits
+	// Version is announced as the MCP servers' version ("" : mcpserver.Version).
+	Version string
 }
 
 // New mounts the surfaces of caps. Exposes blocks of different capabilities
@@ -117,7 +119,7 @@ func New(caps []*engine.Capability, opts Options) (*Server, error) {
 				if s.stdio != nil {
 					return nil, fmt.Errorf("MCP blocks %q and %q both use stdio: one process has one stdin", s.stdio.namespace, m.Namespace)
 				}
-				s.stdio = &stdioSurface{namespace: m.Namespace, server: mcpserver.New(m, logger, mcpserver.WithAudit(opts.Audit))}
+				s.stdio = &stdioSurface{namespace: m.Namespace, server: mcpserver.New(m, logger, mcpserver.WithAudit(opts.Audit), mcpserver.WithVersion(opts.Version))}
 				continue
 			}
 			place(m.Address, block{c: c, mcp: m})
@@ -219,7 +221,7 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 	}
 	for _, m := range mcpBlocks {
 		log := logger.With("capability", c.Name, "exposes", m.Namespace)
-		srv := mcpserver.New(m, log, mcpserver.WithAudit(opts.Audit),
+		srv := mcpserver.New(m, log, mcpserver.WithAudit(opts.Audit), mcpserver.WithVersion(opts.Version),
 			mcpserver.WithSessionTimeout(opts.Limits.MCPSessionIdle), mcpserver.WithMaxSessions(opts.Limits.MCPMaxSessions))
 		h, err := l.guard(c, m.Namespace, "mcp", m.Auth, prefix+"/mcp", srv.Handler(), log, opts)
 		if err != nil {
