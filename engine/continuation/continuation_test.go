@@ -1,0 +1,101 @@
+package continuation
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+type page struct {
+	URL    string `json:"u"`
+	Offset int    `json:"o"`
+}
+
+func TestMintAndOpen(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	key := RandomKey()
+	s, err := NewSealer(key, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bind := Binding{Purpose: "mcp-page", Subject: "everything", Principal: "oauth2:alice", Context: Digest(map[string]any{"patientId": "example"})}
+	tok, err := s.Mint(bind, time.Minute, page{URL: "https://fhir.internal/Patient/example/$everything?page=2", Offset: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(tok, "fhir.internal") || strings.ContainsAny(tok, "+/=") {
+		t.Errorf("token is not opaque and URL-safe: %s", tok)
+	}
+	var got page
+	if err := s.Open(tok, bind, &got); err != nil || got.Offset != 40 || !strings.HasPrefix(got.URL, "https://fhir.internal/") {
+		t.Fatalf("open: %+v %v", got, err)
+	}
+	// Another replica with the same key opens it.
+	other, _ := NewSealer(key, clock)
+	if err := other.Open(tok, bind, &got); err != nil {
+		t.Errorf("same key, other replica: %v", err)
+	}
+	for name, c := range map[string]struct {
+		s    *Sealer
+		tok  string
+		bind Binding
+		want error
+	}{
+		"another key":       {mustSealer(t, RandomKey(), clock), tok, bind, ErrTampered},
+		"a byte changed":    {s, flip(tok), bind, ErrTampered},
+		"garbage":           {s, "not-a-token", bind, ErrMalformed},
+		"another tool":      {s, tok, Binding{Purpose: "mcp-page", Subject: "other", Principal: bind.Principal, Context: bind.Context}, ErrForeign},
+		"another principal": {s, tok, Binding{Purpose: "mcp-page", Subject: "everything", Principal: "oauth2:mallory", Context: bind.Context}, ErrForeign},
+		"other arguments":   {s, tok, Binding{Purpose: "mcp-page", Subject: "everything", Principal: bind.Principal, Context: Digest(map[string]any{"patientId": "victim"})}, ErrForeign},
+		"another purpose":   {s, tok, Binding{Purpose: "follow", Subject: "everything", Principal: bind.Principal, Context: bind.Context}, ErrTampered},
+	} {
+		if err := c.s.Open(c.tok, c.bind, nil); !errors.Is(err, c.want) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	now = now.Add(2 * time.Minute)
+	if err := s.Open(tok, bind, nil); !errors.Is(err, ErrExpired) {
+		t.Errorf("expired: %v", err)
+	}
+}
+
+func mustSealer(t *testing.T, key []byte, clock func() time.Time) *Sealer {
+	s, err := NewSealer(key, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func flip(tok string) string {
+	b := []byte(tok)
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+func TestParseKey(t *testing.T) {
+	hexKey := strings.Repeat("ab", 32)
+	for in, ok := range map[string]bool{
+		hexKey: true,
+		"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=":        true,
+		"a passphrase long enough to be stretched, surely": true,
+		"short": false,
+	} {
+		k, err := ParseKey(in)
+		if (err == nil) != ok || (ok && len(k) != KeySize) {
+			t.Errorf("ParseKey(%q): %d bytes, %v", in, len(k), err)
+		}
+	}
+	a, _ := ParseKey(hexKey)
+	b, _ := ParseKey(strings.ToUpper(hexKey))
+	if string(a) != string(b) {
+		t.Error("hex case changed the key")
+	}
+}
