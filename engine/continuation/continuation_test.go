@@ -84,7 +84,7 @@ func TestParseKey(t *testing.T) {
 	hexKey := strings.Repeat("ab", 32)
 	for in, ok := range map[string]bool{
 		hexKey: true,
-		"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=":        true,
+		"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=":     true,
 		"a passphrase long enough to be stretched, surely": true,
 		"short": false,
 	} {
