@@ -2,11 +2,13 @@ package paging
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // bundle is a FHIR-like searchset of n entries of varied kinds.
@@ -125,5 +127,34 @@ func BenchmarkCut1MB(b *testing.B) {
 		if _, err := Cut(bytes.NewReader(doc), 48<<10, Position{Array: 1, Item: 3000}, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestSelect(t *testing.T) {
+	sel, err := Select(`select(.resource.resourceType == "Observation") | .resource.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Cut(bytes.NewReader(bundle(8)), 1<<20, Position{}, sel.Narrow(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Entry []string }
+	if err := json.Unmarshal(p.JSON, &v); err != nil || strings.Join(v.Entry, ",") != "r0,r1,r4,r5" {
+		t.Fatalf("narrowed %s %v", p.JSON, err)
+	}
+	if _, err := Select("select("); err == nil {
+		t.Error("a broken expression compiled")
+	}
+	env, _ := Select(`env | length`)
+	p, _ = Cut(strings.NewReader(`[1]`), 100, Position{}, env.Narrow(context.Background()))
+	if string(p.JSON) != "[0]" {
+		t.Errorf("the environment is visible to jq: %s", p.JSON)
+	}
+	spin, _ := Select(`repeat(.)`)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := Cut(strings.NewReader(`[1]`), 100, Position{}, spin.Narrow(ctx)); err == nil {
+		t.Error("a program that never ends was not stopped")
 	}
 }
