@@ -258,6 +258,32 @@ func (a *Action) lookup(c *Call, results map[string]any) func(string) (any, bool
 	}
 }
 
+// Under reports whether a URL is under the base URL of the namespace the
+// action calls: the only links Follow fetches.
+func (a *Action) Under(rawURL string) bool {
+	return a.call != nil && a.call.op.Under(rawURL)
+}
+
+// Follow fetches, for call, a URL its upstream returned (the next page of
+// a record): under the consumed namespace's base URL only, with its
+// credentials. The call records it as another read of the same record.
+func (a *Action) Follow(ctx context.Context, c *Call, rawURL string) (*Outcome, error) {
+	if a.call == nil {
+		return nil, fault.New(fault.BadInput, "this operation has no upstream to follow a link of")
+	}
+	op := a.call.op
+	resp, err := op.Follow(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	args := make(upstream.Args, len(a.call.args))
+	for i, src := range a.call.args {
+		args[i] = src.value(c, nil)
+	}
+	c.record(op, args)
+	return &Outcome{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body, Format: op.RawFormat, Operation: a.Operation()}, nil
+}
+
 // do computes the operation's values, records them in the call, and sends it.
 func (b *boundOp) do(ctx context.Context, c *Call, results map[string]any) (*http.Response, error) {
 	args := make(upstream.Args, len(b.args))

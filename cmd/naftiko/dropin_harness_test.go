@@ -893,12 +893,28 @@ func (x *fileRun) checkSchema(label string, t *mcp.Tool, want []inputSpec) map[s
 	for _, r := range schema.Required {
 		required[r] = true
 	}
+	// Every tool also takes naftiko's own page cursor and narrowing (README,
+	// MCP surface), under these names unless the file declares them itself.
+	paging := map[string]bool{}
+	for _, name := range []string{"_cursor", "_select"} {
+		for _, in := range want {
+			if in.name == name {
+				name = "_naftiko" + name
+			}
+		}
+		paging[name] = true
+		if p, ok := schema.Properties[name]; !ok || p.Type != "string" || p.Description == "" {
+			x.res.fail("%s: input schema lacks naftiko's %q argument", label, name)
+		}
+	}
 	args := map[string]any{}
 	for name, p := range schema.Properties {
 		if p.Description == "" {
 			x.res.fail("%s: input %q has no description", label, name)
 		}
-		args[name] = sampleValue(name, p.Type)
+		if !paging[name] {
+			args[name] = sampleValue(name, p.Type)
+		}
 	}
 	for _, in := range want {
 		if in.constant {
@@ -921,7 +937,7 @@ func (x *fileRun) checkSchema(label string, t *mcp.Tool, want []inputSpec) map[s
 		}
 	}
 	for _, name := range sortedKeysOf(schema.Properties) {
-		known := false
+		known := paging[name]
 		for _, in := range want {
 			known = known || (in.name == name && !in.constant)
 		}

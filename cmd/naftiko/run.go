@@ -23,6 +23,8 @@ import (
 
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
+	"github.com/naftiko/naftiko/engine/continuation"
+	"github.com/naftiko/naftiko/engine/mcpserver"
 	"github.com/naftiko/naftiko/engine/sandbox"
 	"github.com/naftiko/naftiko/engine/server"
 	"github.com/naftiko/naftiko/engine/upstream"
@@ -81,6 +83,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	maxConns := fset.Int("max-connections", server.DefaultMaxConnections, "connections one listener holds at once; more wait to be accepted")
 	sessionIdle := fset.Duration("mcp-session-idle", server.DefaultMCPSessionIdle, "MCP sessions idle this long are closed (clients start a new one)")
 	maxSessions := fset.Int("mcp-max-sessions", server.DefaultMCPMaxSessions, "MCP sessions one block holds at once; more are refused with 503")
+	budget := fset.Int("mcp-result-budget", mcpserver.DefaultResultBudget, "bytes of JSON one MCP tool result carries; larger results come in pages (0: whole results, no paging)")
+	linkKey := fset.String("link-key", "", "`KEY` sealing page cursors, shared by replicas (64 hex digits, base64 of 32 bytes, or a passphrase of 32+ characters); default $NAFTIKO_LINK_KEY, else random per process")
 	fset.Usage = func() {
 		fmt.Fprint(stderr, runUsage)
 		fset.PrintDefaults()
@@ -116,6 +120,13 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitFailed
+	}
+	var key []byte
+	if k := cmp.Or(*linkKey, os.Getenv("NAFTIKO_LINK_KEY")); k != "" {
+		if key, err = continuation.ParseKey(k); err != nil {
+			fmt.Fprintln(stderr, "naftiko run: --link-key:", err)
+			return exitUsage
+		}
 	}
 	// A typo in --upstream would send real traffic to the file's real
 	// upstream; in --listen, bind where the file says.
@@ -194,6 +205,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	log.SetFlags(0)
 	log.SetOutput(stdlogBridge{logger: logger, caps: caps})
 	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth, Version: version,
+		ResultBudget: cmp.Or(*budget, -1), LinkKey: key,
 		AllowedOrigins: origins.list, Limits: server.Limits{ReadTimeout: *readTimeout, WriteStall: *writeStall,
 			IdleTimeout: *idleTimeout, MaxConnections: *maxConns, MCPSessionIdle: *sessionIdle, MCPMaxSessions: *maxSessions}})
 	if err != nil {

@@ -73,8 +73,12 @@ func TestRunSandboxSeed(t *testing.T) {
 	if err != nil || res.IsError {
 		t.Fatalf("MCP everything: %v %+v", err, res)
 	}
-	if m, ok := res.StructuredContent.(map[string]any); !ok || m["resourceType"] != "Bundle" {
-		t.Errorf("structuredContent is not the Bundle: %T", res.StructuredContent)
+	// The record is larger than one result may carry: it comes in pages,
+	// each a Bundle of the record's entries, the next one's arguments in _meta.
+	var page struct{ ResourceType string }
+	if len(res.Content) != 2 || json.Unmarshal([]byte(res.Content[0].(*mcp.TextContent).Text), &page) != nil ||
+		page.ResourceType != "Bundle" || res.Meta["io.naftiko/next"] == nil {
+		t.Errorf("MCP everything is not a first page: %+v", res)
 	}
 	res, err = session.CallTool(ctx, &mcp.CallToolParams{Name: "retrieve-complete-clinical-record-attributed", Arguments: map[string]any{"patientId": "nobody-here"}})
 	if err != nil || !res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "404") {

@@ -62,13 +62,19 @@ func TestListTools(t *testing.T) {
 		t.Errorf("required %v", schema["required"])
 	}
 	props := schema["properties"].(map[string]any)
-	if p, ok := props["patientId"].(map[string]any); !ok || p["type"] != "string" || len(props) != 1 {
+	if p, ok := props["patientId"].(map[string]any); !ok || p["type"] != "string" || len(props) != 3 {
 		t.Errorf("properties %v", props)
+	}
+	// Every tool also takes a page cursor and a jq narrowing, described.
+	for _, name := range []string{"_cursor", "_select"} {
+		if p, ok := props[name].(map[string]any); !ok || p["type"] != "string" || p["description"] == "" {
+			t.Errorf("%s: %v", name, props[name])
+		}
 	}
 
 	cap := tools[capStmt]
 	cschema := cap.InputSchema.(map[string]any)
-	if cschema["type"] != "object" || cschema["required"] != nil || len(cschema["properties"].(map[string]any)) != 0 {
+	if cschema["type"] != "object" || cschema["required"] != nil || len(cschema["properties"].(map[string]any)) != 2 {
 		t.Errorf("capability statement schema %v", cschema)
 	}
 
@@ -247,7 +253,8 @@ func TestEmptyAcceptedAnswer(t *testing.T) {
 }
 
 func TestTooLarge(t *testing.T) {
-	e := newEnv(t, 0, WithMaxResultBytes(1024))
+	// With the budget off (0), results are whole, up to the memory bound.
+	e := newEnv(t, 0, WithResultBudget(0), WithMaxResultBytes(1024))
 	cs := e.connect(t, "/mcp")
 	res := call(t, cs, everything, map[string]any{"patientId": "big"})
 	msg := text(t, res)

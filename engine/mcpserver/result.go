@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/output"
-	"github.com/naftiko/naftiko/engine/upstream"
 )
 
 const (
@@ -32,10 +30,11 @@ const (
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-// result turns an outcome into a tool result. failure is the message of an
-// isError result (for the log); err is set only when ctx ended while the
-// body was being read.
-func (s *Server) result(ctx context.Context, o *engine.Outcome) (res *mcp.CallToolResult, failure string, err error) {
+// result turns an outcome into a tool result: JSON within the budget, or
+// its first page (pr says for which call; nil: a continuation's failed
+// answer). failure is the message of an isError result (for the log); err
+// is set only when ctx ended while the body was being read.
+func (s *Server) result(ctx context.Context, o *engine.Outcome, pr *pageRequest) (res *mcp.CallToolResult, failure string, err error) {
 	if o.Status >= 400 {
 		msg := s.failureMessage(o)
 		return s.errorResult(msg), msg, nil
@@ -44,70 +43,54 @@ func (s *Server) result(ctx context.Context, o *engine.Outcome) (res *mcp.CallTo
 		if o.Body != nil {
 			o.Body.Close()
 		}
-		return s.valueResult(o.Value)
+		b, err := marshal(o.Value)
+		if err != nil {
+			s.log.Error("result not encodable as JSON", "error", s.redact(err.Error()))
+			msg := "naftiko could not encode the result as JSON; this is a gateway problem, not your arguments."
+			return s.errorResult(msg), msg, nil
+		}
+		if pr == nil {
+			return s.small(b, o)
+		}
+		pr.outcome = o
+		return s.pagedResult(ctx, pr, bytes.NewReader(b), pageState{})
 	}
 	if o.Body == nil {
 		return s.textResult(emptyAnswer(o)), "", nil
 	}
 	defer o.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(o.Body, s.cfg.maxResult+1))
-	if err != nil {
-		if ctx.Err() != nil && !errors.Is(err, upstream.ErrTimeout) {
-			return nil, "", ctx.Err()
-		}
-		var msg string
-		if errors.Is(err, upstream.ErrTimeout) {
-			msg = "The upstream did not answer within the timeout: it stalled while sending the result. You may retry later."
-		} else {
-			s.log.Warn("upstream body interrupted", "error", s.redact(err.Error()))
-			msg = "The upstream connection broke while sending the result. This is not caused by your arguments; you may retry later."
-		}
-		return s.errorResult(msg), msg, nil
-	}
-	if int64(len(body)) > s.cfg.maxResult {
-		msg := s.tooLarge()
-		return s.errorResult(msg), msg, nil
-	}
-	body = bytes.TrimPrefix(body, utf8BOM)
-	if len(bytes.TrimSpace(body)) == 0 {
-		return s.textResult(emptyAnswer(o)), "", nil
-	}
-	switch strings.ToLower(o.Format) {
-	case "", "json":
-		if !json.Valid(body) {
-			msg := fmt.Sprintf("The upstream answered %d %s, but its body is not the JSON this tool declares%s. "+
-				"This is an upstream or gateway problem, not your arguments. The body starts with: %s",
-				o.Status, reason(o.Status), contentTypeNote(o.Header), snippet(body, snippetLimit))
-			return s.errorResult(msg), msg, nil
-		}
-		return s.jsonResult(body), "", nil
-	default:
+	switch f := strings.ToLower(o.Format); {
+	case f != "" && f != "json":
 		// Another raw format the engine left undecoded: convert it.
+		body, err := io.ReadAll(io.LimitReader(o.Body, s.cfg.maxResult+1))
+		if err != nil {
+			return s.readFailure(ctx, err)
+		}
 		v, derr := output.Decode(bytes.NewReader(body), o.Format)
 		if derr != nil {
 			msg := fmt.Sprintf("The upstream answered %d %s with a body naftiko could not read as %s: %v. The body starts with: %s",
 				o.Status, reason(o.Status), o.Format, derr, snippet(body, snippetLimit))
 			return s.errorResult(msg), msg, nil
 		}
-		return s.valueResult(v)
+		return s.result(ctx, &engine.Outcome{Status: o.Status, Header: o.Header, Value: v, HasValue: true}, pr)
 	}
+	if pr == nil {
+		return s.wholeBody(ctx, o.Body, o)
+	}
+	pr.outcome = o
+	return s.pagedResult(ctx, pr, o.Body, pageState{})
 }
 
-// valueResult encodes a value built by the engine.
-func (s *Server) valueResult(v any) (*mcp.CallToolResult, string, error) {
+// marshal encodes a value built by the engine, without HTML escaping (a
+// model reads <, > and & as they are).
+func marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		s.log.Error("result not encodable as JSON", "error", s.redact(err.Error()))
-		msg := "naftiko could not encode the result as JSON; this is a gateway problem, not your arguments."
-		return s.errorResult(msg), msg, nil
+		return nil, err
 	}
-	if int64(buf.Len()) > s.cfg.maxResult {
-		msg := s.tooLarge()
-		return s.errorResult(msg), msg, nil
-	}
-	return s.jsonResult(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), "", nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // jsonResult answers valid JSON text, with structuredContent when it is an

@@ -12,6 +12,7 @@ import (
 
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
+	"github.com/naftiko/naftiko/engine/continuation"
 )
 
 // Version is the naftiko version announced in serverInfo unless
@@ -28,6 +29,8 @@ const DefaultSessionTimeout = 30 * time.Minute
 
 // Server is the MCP server of one MCP exposes block.
 type Server struct {
+	sealer  *continuation.Sealer
+	cache   *pageCache
 	surface *engine.MCPSurface
 	mcp     *mcp.Server
 	http    http.Handler
@@ -41,6 +44,8 @@ type config struct {
 	maxResult      int64
 	sessionTimeout time.Duration
 	maxSessions    int
+	budget         int
+	linkKey        []byte
 	audit          *audit.Log
 }
 
@@ -63,6 +68,24 @@ func WithMaxResultBytes(n int64) Option {
 			c.maxResult = n
 		}
 	}
+}
+
+// WithResultBudget bounds what one tool result carries, in bytes of JSON
+// (DefaultResultBudget); a larger result comes in pages. 0 turns paging off:
+// results are whole, up to the memory bound of WithMaxResultBytes.
+func WithResultBudget(n int) Option {
+	return func(c *config) {
+		if n >= 0 {
+			c.budget = n
+		}
+	}
+}
+
+// WithLinkKey seals page cursors with key (continuation.KeySize bytes):
+// replicas given the same key continue each other's pages. Without it a
+// random key is made, and cursors open on this process only.
+func WithLinkKey(key []byte) Option {
+	return func(c *config) { c.linkKey = key }
 }
 
 // WithSessionTimeout closes Streamable HTTP sessions idle for d; 0 or less
@@ -89,13 +112,24 @@ func New(s *engine.MCPSurface, logger *slog.Logger, opts ...Option) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cfg := config{version: Version, maxResult: DefaultMaxResultBytes, sessionTimeout: DefaultSessionTimeout}
+	cfg := config{version: Version, maxResult: DefaultMaxResultBytes, sessionTimeout: DefaultSessionTimeout, budget: DefaultResultBudget}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	log := logger.With("mcp", s.Namespace)
 	sdkLog := slog.New(demote{log.Handler()})
-	srv := &Server{surface: s, log: log, cfg: cfg, tools: map[string]*tool{}}
+	key := cfg.linkKey
+	if key == nil {
+		key = continuation.RandomKey()
+	}
+	sealer, err := continuation.NewSealer(key, nil)
+	if err != nil {
+		// A key of the wrong size is a programming error of the caller
+		// (cmd/naftiko checks what operators give): never run without one.
+		sealer, _ = continuation.NewSealer(continuation.RandomKey(), nil)
+		log.Error("link key refused; page cursors open on this process only", "error", err)
+	}
+	srv := &Server{surface: s, log: log, cfg: cfg, tools: map[string]*tool{}, sealer: sealer, cache: newPageCache()}
 	srv.mcp = mcp.NewServer(&mcp.Implementation{Name: s.Namespace, Title: s.Title, Version: cfg.version},
 		&mcp.ServerOptions{Instructions: s.Instructions, Logger: sdkLog})
 	for _, t := range s.Tools {

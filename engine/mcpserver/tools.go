@@ -16,6 +16,7 @@ import (
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/fault"
+	"github.com/naftiko/naftiko/engine/paging"
 	"github.com/naftiko/naftiko/engine/redact"
 )
 
@@ -25,6 +26,10 @@ type tool struct {
 	t     *engine.Tool
 	def   *mcp.Tool
 	usage string // what the tool takes, for "bad arguments" messages
+	// cursorArg and selectArg are the arguments naftiko adds to every
+	// tool: a page cursor and a jq narrowing. They never shadow a name the
+	// file declares.
+	cursorArg, selectArg string
 }
 
 func (s *Server) newTool(t *engine.Tool) *tool {
@@ -32,14 +37,36 @@ func (s *Server) newTool(t *engine.Tool) *tool {
 	if t.Action != nil {
 		inputs = t.Action.Inputs
 	}
-	def := &mcp.Tool{
+	tl := &tool{srv: s, t: t, usage: usage(inputs), cursorArg: reserved("_cursor", inputs), selectArg: reserved("_select", inputs)}
+	tl.def = &mcp.Tool{
 		Name:        t.Name,
 		Title:       t.Title,
 		Description: t.Description,
-		InputSchema: inputSchema(inputs),
+		InputSchema: inputSchema(inputs, tl.pagingProperties()),
 		Annotations: annotations(t),
 	}
-	return &tool{srv: s, t: t, def: def, usage: usage(inputs)}
+	return tl
+}
+
+// reserved is name, or a longer one when the file declares name itself.
+func reserved(name string, inputs []engine.Input) string {
+	for _, in := range inputs {
+		if in.Name == name {
+			return "_naftiko" + name
+		}
+	}
+	return name
+}
+
+// pagingProperties describe the arguments every tool takes besides its own.
+func (tl *tool) pagingProperties() map[string]property {
+	return map[string]property{
+		tl.cursorArg: {Type: "string", Description: "Continue a large result: the cursor the previous page gave " +
+			"(its _meta \"" + NextMetaKey + "\" holds the exact arguments of the next call). Leave it out for the first page."},
+		tl.selectArg: {Type: "string", Description: "Optional jq expression applied to each item of the result (each entry " +
+			"of a FHIR Bundle), to get less: select(.resource.resourceType == \"Observation\") keeps some items, " +
+			".resource.code shows part of each."},
+	}
 }
 
 // property is one input in the schema; fields in the order a reader wants.
@@ -50,8 +77,11 @@ type property struct {
 }
 
 // inputSchema is the tool's JSON Schema, marshalled once.
-func inputSchema(inputs []engine.Input) json.RawMessage {
-	props := make(map[string]property, len(inputs))
+func inputSchema(inputs []engine.Input, extra map[string]property) json.RawMessage {
+	props := make(map[string]property, len(inputs)+len(extra))
+	for k, p := range extra {
+		props[k] = p
+	}
 	required := []string{}
 	for _, in := range inputs {
 		if in.Constant != nil {
@@ -173,16 +203,42 @@ func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.
 		msg := fmt.Sprintf("Invalid arguments: %v. No upstream call was made; %s.", err, tl.usage)
 		return tl.done(start, nil, 0, tl.srv.errorResult(msg), msg, true), nil
 	}
+	pr := &pageRequest{tool: tl, args: args}
+	if req != nil && req.Extra != nil && req.Extra.TokenInfo != nil {
+		pr.principal = req.Extra.TokenInfo.UserID
+	}
+	cursor, sel, msg := tl.pagingArguments(args)
+	if msg != "" {
+		return tl.done(start, args, 0, tl.srv.errorResult(msg), msg, true), nil
+	}
+	if sel != "" {
+		if pr.sel, err = paging.Select(sel); err != nil {
+			msg := fmt.Sprintf("Invalid arguments: %s: %v. No upstream call was made.", tl.selectArg, err)
+			return tl.done(start, args, 0, tl.srv.errorResult(msg), msg, true), nil
+		}
+		pr.selText = sel
+	}
 	call, err = tl.t.Action.Bind(&engine.Request{Arguments: args})
 	if err == nil {
-		var out *engine.Outcome
-		if out, err = tl.t.Action.Invoke(ctx, call); err == nil {
-			res, failure, err := tl.srv.result(ctx, out)
-			if err != nil {
-				tl.srv.log.Debug("MCP tool call cancelled", "tool", tl.t.Name, "duration", time.Since(start))
-				return nil, err
+		pr.call = call
+		var (
+			failure string
+			status  int
+		)
+		if cursor != "" {
+			res, failure, err = tl.continuePage(ctx, pr, cursor)
+		} else {
+			var out *engine.Outcome
+			if out, err = tl.t.Action.Invoke(ctx, call); err == nil {
+				status = out.Status
+				res, failure, err = tl.srv.result(ctx, out, pr)
 			}
-			return tl.done(start, args, out.Status, res, failure, false), nil
+		}
+		if err == nil {
+			if res == nil {
+				return nil, ctx.Err()
+			}
+			return tl.done(start, args, status, res, failure, false), nil
 		}
 	}
 	f := fault.Classify(err)
@@ -191,8 +247,29 @@ func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.
 		tl.srv.log.Debug("MCP tool call cancelled", "tool", tl.t.Name, "duration", time.Since(start))
 		return nil, ctx.Err()
 	}
-	msg := tl.describe(f)
+	msg = tl.describe(f)
 	return tl.done(start, args, 0, tl.srv.errorResult(msg), msg, f.Kind == fault.BadInput), nil
+}
+
+// pagingArguments takes the cursor and the narrowing out of args.
+func (tl *tool) pagingArguments(args map[string]any) (cursor, sel, problem string) {
+	for _, name := range []string{tl.cursorArg, tl.selectArg} {
+		v, ok := args[name]
+		if !ok {
+			continue
+		}
+		delete(args, name)
+		s, isString := v.(string)
+		if !isString && v != nil {
+			return "", "", fmt.Sprintf("Invalid arguments: %s must be a string. No upstream call was made.", name)
+		}
+		if name == tl.cursorArg {
+			cursor = s
+		} else {
+			sel = strings.TrimSpace(s)
+		}
+	}
+	return cursor, sel, ""
 }
 
 // done logs a finished call and returns its result.

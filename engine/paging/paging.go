@@ -61,6 +61,13 @@ type Page struct {
 // left out), itself, or other values. Nil shows every item as it is.
 type Narrow func(item json.RawMessage) ([]json.RawMessage, error)
 
+// NarrowError is a Narrow that failed on an item: the narrowing is the
+// caller's to fix, not the document.
+type NarrowError struct{ Err error }
+
+func (e *NarrowError) Error() string { return "narrowing: " + e.Err.Error() }
+func (e *NarrowError) Unwrap() error { return e.Err }
+
 // ErrNotPageable is a document that is neither an object nor an array.
 var ErrNotPageable = errors.New("the result is neither a JSON object nor an array")
 
@@ -142,11 +149,18 @@ func (c *cutter) value(key string) error {
 		return err
 	}
 	c.note(key, v)
-	b, err := json.Marshal(v)
-	if err != nil {
+	return encode(&c.out, v)
+}
+
+// encode writes v as JSON without HTML escaping (the upstream did not
+// escape it either).
+func encode(b *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	c.out.Write(b)
+	b.Truncate(b.Len() - 1) // Encode's newline
 	return nil
 }
 
@@ -237,7 +251,7 @@ func (c *cutter) items(name string) error {
 		if c.narrow != nil {
 			var err error
 			if shown, err = c.narrow(item); err != nil {
-				return err
+				return &NarrowError{Err: err}
 			}
 		}
 		size := 0
@@ -315,10 +329,7 @@ func nextLink(item json.RawMessage) string {
 	return ""
 }
 
-func writeString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s)
-	b.Write(enc)
-}
+func writeString(b *bytes.Buffer, s string) { encode(b, s) }
 
 // Summary says in words what a page shows of its document: the items of
 // each array, and the kinds most present first.

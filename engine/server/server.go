@@ -83,6 +83,12 @@ type Options struct {
 	Limits Limits
 	// Version is announced as the MCP servers' version ("" : mcpserver.Version).
 	Version string
+	// ResultBudget bounds an MCP tool result in bytes of JSON; larger ones
+	// come in pages. 0: mcpserver.DefaultResultBudget; negative: no paging.
+	ResultBudget int
+	// LinkKey seals page cursors (and follow URLs): replicas given the same
+	// key continue each other's. Nil: a random key per process.
+	LinkKey []byte
 }
 
 // New mounts the surfaces of caps. Exposes blocks of different capabilities
@@ -119,7 +125,8 @@ func New(caps []*engine.Capability, opts Options) (*Server, error) {
 				if s.stdio != nil {
 					return nil, fmt.Errorf("MCP blocks %q and %q both use stdio: one process has one stdin", s.stdio.namespace, m.Namespace)
 				}
-				s.stdio = &stdioSurface{namespace: m.Namespace, server: mcpserver.New(m, logger, mcpserver.WithAudit(opts.Audit), mcpserver.WithVersion(opts.Version))}
+				s.stdio = &stdioSurface{namespace: m.Namespace, server: mcpserver.New(m, logger, mcpserver.WithAudit(opts.Audit), mcpserver.WithVersion(opts.Version),
+					budgetOption(opts.ResultBudget), mcpserver.WithLinkKey(opts.LinkKey))}
 				continue
 			}
 			place(m.Address, block{c: c, mcp: m})
@@ -222,6 +229,7 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 	for _, m := range mcpBlocks {
 		log := logger.With("capability", c.Name, "exposes", m.Namespace)
 		srv := mcpserver.New(m, log, mcpserver.WithAudit(opts.Audit), mcpserver.WithVersion(opts.Version),
+			budgetOption(opts.ResultBudget), mcpserver.WithLinkKey(opts.LinkKey),
 			mcpserver.WithSessionTimeout(opts.Limits.MCPSessionIdle), mcpserver.WithMaxSessions(opts.Limits.MCPMaxSessions))
 		h, err := l.guard(c, m.Namespace, "mcp", m.Auth, prefix+"/mcp", srv.Handler(), log, opts)
 		if err != nil {
@@ -286,6 +294,16 @@ func (l *listener) guard(c *engine.Capability, ns, surface string, a *inbound.Co
 	// The origin check comes first: a refused browser request is not even
 	// authenticated, and is audited as the refusal it is.
 	return opts.Audit.Middleware(c.Name, ns, surface, policy.Guard(auth.Wrap(h))), nil
+}
+
+func budgetOption(n int) mcpserver.Option {
+	switch {
+	case n < 0:
+		return mcpserver.WithResultBudget(0)
+	case n == 0:
+		return mcpserver.WithResultBudget(mcpserver.DefaultResultBudget)
+	}
+	return mcpserver.WithResultBudget(n)
 }
 
 // bindSessions hands the go-sdk the principal inbound authentication found,

@@ -207,6 +207,49 @@ func (o *Operation) Do(ctx context.Context, in Args) (*http.Response, error) {
 	})
 }
 
+// Follow fetches a URL the upstream itself returned (a FHIR Bundle's next
+// page), with the namespace's credentials, refusing any URL that is not
+// under the namespace's base URL: a link can never make the gateway call
+// another host, or another path of the same host, with its credentials.
+func (c *Client) Follow(ctx context.Context, rawURL, accept string) (*http.Response, error) {
+	if !c.Under(rawURL) {
+		return nil, fault.New(fault.BadInput, "the link leads outside the upstream's base URL, so the gateway does not follow it")
+	}
+	return c.doWatched(ctx, "follow", func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+		if err != nil {
+			return nil, fault.Wrap(fault.BadInput, err, "the link is not a valid URL")
+		}
+		req.Header.Set("Accept", accept)
+		req.Header.Set("User-Agent", userAgent)
+		for _, f := range c.fixed {
+			if f[0] == "header" {
+				req.Header.Set(f[1], f[2])
+			}
+		}
+		return req, nil
+	})
+}
+
+// Under reports whether rawURL is the namespace's base URL or below it:
+// same scheme and host, a path that continues the base path at a segment
+// boundary, no user information, no dot segments.
+func (c *Client) Under(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	b, berr := url.Parse(c.base)
+	if err != nil || berr != nil || u.User != nil || !strings.EqualFold(u.Scheme, b.Scheme) || !strings.EqualFold(u.Host, b.Host) {
+		return false
+	}
+	for _, seg := range strings.Split(u.EscapedPath(), "/") {
+		if v, _ := url.PathUnescape(seg); v == "." || v == ".." {
+			return false
+		}
+	}
+	base := strings.TrimRight(b.EscapedPath(), "/")
+	p := u.EscapedPath()
+	return p == base || strings.HasPrefix(p, base+"/") || (base == "" && (p == "" || strings.HasPrefix(p, "/")))
+}
+
 // Forward proxies a caller's request to base + "/" + subpath (a `forward`
 // resource). Only the headers the capability trusts are passed by the
 // caller; the namespace's own authentication is applied.

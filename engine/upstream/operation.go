@@ -163,6 +163,15 @@ func CompileOperation(c *Client, sig *spec.Signature, body *spec.RequestBody, me
 	return o, nil
 }
 
+// Follow fetches a URL under the operation's namespace (see Client.Follow),
+// asking for the operation's format.
+func (o *Operation) Follow(ctx context.Context, rawURL string) (*http.Response, error) {
+	return o.client.Follow(ctx, rawURL, o.accept)
+}
+
+// Under reports whether rawURL is under the operation's namespace base.
+func (o *Operation) Under(rawURL string) bool { return o.client.Under(rawURL) }
+
 // Args lists the per-call names the operation reads, in the order of the
 // values [Operation.Do] takes.
 func (o *Operation) Args() []string { return o.args }

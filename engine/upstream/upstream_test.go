@@ -548,3 +548,28 @@ func TestConcurrencyBound(t *testing.T) {
 	resp.Body.Close()
 	held[1].Body.Close()
 }
+
+// A link is followed only under the namespace's base URL.
+func TestFollowStaysUnderTheBase(t *testing.T) {
+	srv, got := recorder(t, nil)
+	op := compileOne(t, authDoc(`{type: bearer, token: tok}`), srv.URL+"/fhir", time.Second)
+	for _, u := range []string{
+		"http://evil.example/fhir/Patient", srv.URL + "/other", srv.URL + "/fhirx/Patient",
+		srv.URL + "/fhir/../admin", srv.URL + "/fhir/%2e%2e/admin", strings.Replace(srv.URL, "http://", "http://user@", 1) + "/fhir/x",
+	} {
+		if _, err := op.Follow(context.Background(), u); !fault.Of(err, fault.BadInput) {
+			t.Errorf("%s: %v, want a refusal", u, err)
+		}
+	}
+	if len(got()) != 0 {
+		t.Fatalf("a refused link was fetched: %v", got())
+	}
+	resp, err := op.Follow(context.Background(), srv.URL+"/fhir/Patient?page=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if g := got(); len(g) != 1 || g[0].uri != "/fhir/Patient?page=2" || g[0].header.Get("Authorization") != "Bearer tok" {
+		t.Errorf("followed %+v", g)
+	}
+}
