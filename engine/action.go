@@ -276,12 +276,22 @@ func (a *Action) Follow(ctx context.Context, c *Call, rawURL string) (*Outcome, 
 	if err != nil {
 		return nil, err
 	}
+	a.Reread(c)
+	return &Outcome{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body, Format: op.RawFormat, Operation: a.Operation()}, nil
+}
+
+// Reread records that call reads again what its upstream answered before
+// (a later page of a record kept in memory): the audit line names the
+// record although no request leaves.
+func (a *Action) Reread(c *Call) {
+	if a.call == nil {
+		return
+	}
 	args := make(upstream.Args, len(a.call.args))
 	for i, src := range a.call.args {
 		args[i] = src.value(c, nil)
 	}
-	c.record(op, args)
-	return &Outcome{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body, Format: op.RawFormat, Operation: a.Operation()}, nil
+	c.record(a.call.op, args)
 }
 
 // do computes the operation's values, records them in the call, and sends it.

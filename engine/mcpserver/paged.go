@@ -248,6 +248,7 @@ func (tl *tool) continuePage(ctx context.Context, pr *pageRequest, cursor string
 	}
 	if st.Cache != "" {
 		if body, ok := s.cache.get(st.Cache); ok {
+			tl.t.Action.Reread(pr.call) // audited as the read it is
 			return s.pagedResult(ctx, pr, bytes.NewReader(body), st)
 		}
 		st.Cache = "" // kept on another replica, or expired: fetch again
