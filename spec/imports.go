@@ -1,7 +1,9 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +30,39 @@ func importPath(docPath, location string) (path string, remote bool) {
 	return loc, false
 }
 
+// readImport reads the file an import's `location` names. Only a regular
+// file of at most MaxFileSize bytes is read: a location is whatever the
+// document says, and a device or a FIFO (`/dev/zero`, `/dev/stdin`) would
+// otherwise be read, or waited on, forever. Errors are *os.PathError.
+func readImport(path string) ([]byte, error) {
+	// Stat before opening: opening a FIFO blocks until someone writes to it.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &os.PathError{Op: "read", Path: path, Err: errNotRegular}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	if len(data) > MaxFileSize {
+		return nil, &os.PathError{Op: "read", Path: path, Err: errTooLarge}
+	}
+	return data, nil
+}
+
+var (
+	errNotRegular = errors.New("not a regular file")
+	errTooLarge   = fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
+)
+
 // ResolveImports returns doc with every imported consumes entry (`import` +
 // `location`, optionally `as`) replaced by the consumes block it names in the
 // shared file, renamed by `as`. doc itself is not modified (validation may be
@@ -53,7 +88,7 @@ func ResolveImports(doc *Document) (*Document, error) {
 			}
 			shared, ok := cache[p]
 			if !ok {
-				data, err := os.ReadFile(p)
+				data, err := readImport(p)
 				if err != nil {
 					return fmt.Errorf("%s:%s: consumes import %q: %w", doc.Path, cs.At("location"), cs.Import, err)
 				}
