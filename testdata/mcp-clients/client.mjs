@@ -14,6 +14,9 @@
 //   {transport, server: {name, version, protocolVersion, capabilities},
 //    tools: [{name, inputSchema, outputSchema}],
 //    calls: [{tool, arguments, isError, text, contentTypes, hasStructuredContent} | {tool, arguments, protocolError}]}
+// With NAFTIKO_WALK=MEMBER in the environment it also walks that member's
+// record page by page, following _meta["io.naftiko/next"] until it is
+// absent, and reports walk: {member, pages, maxPageBytes, entries: ["Type/id"...]}.
 // It exits 1 when the session fails or any call fails at the protocol level
 // (a JSON-RPC error instead of a result), 2 on bad usage. The JSON document
 // is printed in every case it got far enough to connect.
@@ -69,6 +72,28 @@ async function call(client, tool, args) {
   return seen;
 }
 
+// walk follows a paged result to its end, as an agent host would.
+async function walk(client, member) {
+  const out = { member, pages: 0, maxPageBytes: 0, entries: [] };
+  let args = { patientId: member };
+  while (args) {
+    const res = await client.callTool(
+      { name: "retrieve-complete-clinical-record-attributed", arguments: args },
+      undefined,
+      { timeout: REQUEST_TIMEOUT_MS },
+    );
+    if (res.isError) throw new Error(`page ${out.pages + 1}: ${res.content?.[0]?.text}`);
+    out.pages++;
+    const text = res.content[0].text;
+    out.maxPageBytes = Math.max(out.maxPageBytes, Buffer.byteLength(text));
+    for (const e of JSON.parse(text).entry ?? []) {
+      out.entries.push(`${e.resource.resourceType}/${e.resource.id}`);
+    }
+    args = res._meta?.["io.naftiko/next"];
+  }
+  return out;
+}
+
 async function main() {
   const transport = makeTransport(process.argv.slice(2));
   const client = new Client({ name: "naftiko-e2e-ts-client", version: "1.0.0" });
@@ -105,6 +130,9 @@ async function main() {
       report.calls.push(await call(client, report.tools[0].name, undefined));
     }
     failed = report.calls.some((c) => c.protocolError !== undefined);
+    if (process.env.NAFTIKO_WALK) {
+      report.walk = await walk(client, process.env.NAFTIKO_WALK);
+    }
   } catch (err) {
     report.error = String(err?.message ?? err);
     failed = true;
