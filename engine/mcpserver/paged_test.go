@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -18,9 +19,22 @@ import (
 // sandboxSeed serves the seed's MCP block against the built-in FHIR sandbox
 // and returns a connected client and the sandbox's URL.
 func sandboxSeed(t *testing.T, opts ...Option) (*mcp.ClientSession, string) {
+	cs, up, _ := countedSandboxSeed(t, opts...)
+	return cs, up
+}
+
+// countedSandboxSeed is sandboxSeed, also counting the upstream requests.
+func countedSandboxSeed(t *testing.T, opts ...Option) (*mcp.ClientSession, string, *atomic.Int64) {
 	t.Helper()
 	sb := sandbox.New(sandbox.Options{})
-	up := httptest.NewServer(sb.Handler())
+	var n atomic.Int64
+	h := sb.Handler()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "$everything") {
+			n.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(up.Close)
 	doc, diags, err := spec.LoadFile(seedPath)
 	if err != nil || doc == nil {
@@ -32,7 +46,7 @@ func sandboxSeed(t *testing.T, opts ...Option) (*mcp.ClientSession, string) {
 		t.Fatal(err)
 	}
 	hs := newHTTP(t, New(c.MCP[0], nil, opts...))
-	return connectTo(t, hs.URL), up.URL
+	return connectTo(t, hs.URL), up.URL, &n
 }
 
 type bundleEntries struct {
@@ -103,10 +117,16 @@ func walk(t *testing.T, cs *mcp.ClientSession, args map[string]any, budget int) 
 // Following io.naftiko/next until it is absent yields exactly the entries
 // of the whole record, each once, every page within the budget.
 func TestWalkingPagesYieldsTheWholeRecord(t *testing.T) {
-	cs, upstream := sandboxSeed(t)
+	cs, upstream, fetched := countedSandboxSeed(t)
 	for _, member := range []string{"example", "large-record"} {
 		want := fullRecord(t, upstream, member)
+		before := fetched.Load()
 		seen, pages := walk(t, cs, map[string]any{"patientId": member}, DefaultResultBudget)
+		// The record is fetched once for the walk (and once by fullRecord):
+		// later pages come from the body kept in memory.
+		if n := fetched.Load() - before; n != 1 {
+			t.Errorf("%s: walking %d pages fetched the record %d times, want once", member, pages, n)
+		}
 		if len(seen) != len(want) {
 			t.Errorf("%s: %d entries over %d pages, want %d", member, len(seen), pages, len(want))
 		}
