@@ -108,7 +108,7 @@ type recorder struct {
 	hdr  []http.Header
 }
 
-func newRecorder(t *testing.T) *recorder {
+func newRecorder(t testing.TB) *recorder {
 	rec := &recorder{}
 	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -134,7 +134,7 @@ func (r *recorder) requests() []string {
 	return append([]string(nil), r.got...)
 }
 
-func compile(t *testing.T, doc, upstream string) *engine.Capability {
+func compile(t testing.TB, doc, upstream string) *engine.Capability {
 	t.Helper()
 	d, diags := spec.Parse("binding.yaml", []byte(doc))
 	if d == nil || diags.HasErrors() {
@@ -148,7 +148,7 @@ func compile(t *testing.T, doc, upstream string) *engine.Capability {
 	return c
 }
 
-func route(t *testing.T, c *engine.Capability, method, path string) *engine.Route {
+func route(t testing.TB, c *engine.Capability, method, path string) *engine.Route {
 	t.Helper()
 	for _, r := range c.Rest[0].Routes {
 		if r.Method == method && r.Path == path {
