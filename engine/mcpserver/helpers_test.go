@@ -131,7 +131,7 @@ func writeFHIR(w http.ResponseWriter, status int, body string) {
 }
 
 // compileSeed compiles the real seed capability against the fake upstream.
-func compileSeed(t *testing.T, upstreamURL string, timeout time.Duration) *engine.MCPSurface {
+func compileSeed(t testing.TB, upstreamURL string, timeout time.Duration) *engine.MCPSurface {
 	t.Helper()
 	doc, diags, err := spec.LoadFile(seedPath)
 	if err != nil || doc == nil {
@@ -267,13 +267,13 @@ func connectTo(t *testing.T, endpoint string) *mcp.ClientSession {
 }
 
 // postRaw sends one JSON-RPC message and returns the response body.
-func postRaw(t *testing.T, endpoint, session, msg string) string {
+func postRaw(t testing.TB, endpoint, session, msg string) string {
 	t.Helper()
 	body, _ := postRawFull(t, endpoint, session, msg)
 	return body
 }
 
-func postRawFull(t *testing.T, endpoint, session, msg string) (string, http.Header) {
+func postRawFull(t testing.TB, endpoint, session, msg string) (string, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", endpoint, strings.NewReader(msg))
 	req.Header.Set("Content-Type", "application/json")
@@ -295,7 +295,7 @@ func postRawFull(t *testing.T, endpoint, session, msg string) (string, http.Head
 }
 
 // initializeRaw performs the handshake by hand and returns the session id.
-func initializeRaw(t *testing.T, endpoint string) string {
+func initializeRaw(t testing.TB, endpoint string) string {
 	t.Helper()
 	_, h := postRawFull(t, endpoint, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
 	sid := h.Get("Mcp-Session-Id")
