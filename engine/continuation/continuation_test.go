@@ -99,3 +99,46 @@ func TestParseKey(t *testing.T) {
 		t.Error("hex case changed the key")
 	}
 }
+
+func TestTags(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	s, _ := NewSealer(RandomKey(), func() time.Time { return now })
+	bind := Binding{Purpose: "follow", Subject: "provider-access-patient", Principal: "oauth2:alice"}
+	exp := now.Add(time.Hour)
+	tag := s.Tag(bind, exp, "/Patient/example/$everything?_offset=100")
+	if len(tag) != 22 {
+		t.Errorf("tag %q", tag)
+	}
+	if err := s.CheckTag(bind, exp, "/Patient/example/$everything?_offset=100", tag); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		bind Binding
+		exp  time.Time
+		data string
+		want error
+	}{
+		"other path":      {bind, exp, "/Patient/victim/$everything?_offset=100", ErrTampered},
+		"other query":     {bind, exp, "/Patient/example/$everything?_offset=100&x=1", ErrTampered},
+		"other caller":    {Binding{Purpose: "follow", Subject: bind.Subject, Principal: "oauth2:mallory"}, exp, "/Patient/example/$everything?_offset=100", ErrTampered},
+		"other namespace": {Binding{Purpose: "follow", Subject: "other", Principal: bind.Principal}, exp, "/Patient/example/$everything?_offset=100", ErrTampered},
+		"later expiry":    {bind, exp.Add(time.Hour), "/Patient/example/$everything?_offset=100", ErrTampered},
+	} {
+		if err := s.CheckTag(c.bind, c.exp, c.data, tag); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	now = now.Add(2 * time.Hour)
+	if err := s.CheckTag(bind, exp, "/Patient/example/$everything?_offset=100", tag); !errors.Is(err, ErrExpired) {
+		t.Errorf("expired: %v", err)
+	}
+}
+
+func BenchmarkTag(b *testing.B) {
+	s, _ := NewSealer(RandomKey(), nil)
+	bind := Binding{Purpose: "follow", Subject: "provider-access-patient"}
+	exp := time.Now().Add(time.Hour)
+	for b.Loop() {
+		s.Tag(bind, exp, "/Observation/obs-1234567890")
+	}
+}
