@@ -71,6 +71,9 @@ type Capability struct {
 	// Unserved names exposes blocks of other types (skill, control), which
 	// naftiko does not serve.
 	Unserved []string
+	// Upstreams are the consumes namespaces, by name: where links in
+	// answers may point, and what follow URLs fetch from.
+	Upstreams map[string]*upstream.Client
 }
 
 // compiler holds what compiling one document needs and the plan drops.
@@ -179,6 +182,10 @@ func (c *compiler) compileConsumes() error {
 			return fmt.Errorf("%s:%s: %w", doc.Path, cs.Pos, err)
 		}
 		c.clients[cs.Namespace] = cl
+		if c.cap.Upstreams == nil {
+			c.cap.Upstreams = map[string]*upstream.Client{}
+		}
+		c.cap.Upstreams[cs.Namespace] = cl
 		for ri := range cs.Resources {
 			res := &cs.Resources[ri]
 			for oi := range res.Operations {

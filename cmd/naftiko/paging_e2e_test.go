@@ -25,14 +25,32 @@ func startSandbox(t *testing.T, extra ...string) (string, string) {
 	return origin(t, urls["provider-access-patient-rest"]), origin(t, urls["provider-access-patient-mcp"])
 }
 
-// restRecord is the record the REST route streams, as "Type/id" entries.
+// restRecord is the record the REST route gives, its next links followed:
+// every link must lead through the gateway (rest's origin).
 func restRecord(t *testing.T, rest, member string) []string {
 	t.Helper()
-	resp, body := get(t, rest+"/v1/patient/"+member+"/everything")
-	if resp.StatusCode != 200 {
-		t.Fatalf("REST %s: %d", member, resp.StatusCode)
+	var out []string
+	for next := rest + "/v1/patient/" + member + "/everything"; next != ""; {
+		if !strings.HasPrefix(next, rest+"/") {
+			t.Fatalf("a next link leads past the gateway: %s", next)
+		}
+		resp, body := get(t, next)
+		if resp.StatusCode != 200 {
+			t.Fatalf("REST %s: %d %.200s", next, resp.StatusCode, body)
+		}
+		out = append(out, entryIDs(t, body)...)
+		var b struct {
+			Link []struct{ Relation, URL string }
+		}
+		json.Unmarshal(body, &b)
+		next = ""
+		for _, l := range b.Link {
+			if l.Relation == "next" {
+				next = l.URL
+			}
+		}
 	}
-	return entryIDs(t, body)
+	return out
 }
 
 func entryIDs(t *testing.T, body []byte) []string {

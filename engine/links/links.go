@@ -192,7 +192,7 @@ func (w *rewriter) process(final bool) {
 		i, plen := w.next(pos, at)
 		if i < 0 {
 			keep := 0
-			if !final {
+			if !final && w.hold > 1 {
 				keep = min(len(w.buf)-pos, w.hold-1)
 			}
 			w.out.Write(w.buf[pos : len(w.buf)-keep])

@@ -10,6 +10,7 @@ package rest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,10 +24,17 @@ import (
 
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
+	"github.com/naftiko/naftiko/engine/continuation"
 	"github.com/naftiko/naftiko/engine/fault"
+	"github.com/naftiko/naftiko/engine/links"
 	"github.com/naftiko/naftiko/engine/redact"
 	"github.com/naftiko/naftiko/engine/template"
 )
+
+// IgnoredHeader lists, on an answer, the query parameters and body fields
+// the caller sent that no input of the route takes: they never reach the
+// upstream.
+const IgnoredHeader = "Naftiko-Ignored-Parameters"
 
 // maxRequestBody bounds a caller's JSON body: inputs, not bulk data.
 const maxRequestBody = 10 << 20
@@ -37,14 +45,23 @@ type Handler struct {
 	logger  *slog.Logger
 	redact  func(string) string
 	secrets *redact.Set // masked out of every header and body passed on
+
+	mount      string               // where the handler is mounted (follow URLs lead back here)
+	sealer     *continuation.Sealer // nil: links are not rewritten
+	namespaces []namespace
 }
 
 // New builds the handler of a compiled REST surface.
-func New(s *engine.RestSurface, logger *slog.Logger) *Handler {
+func New(s *engine.RestSurface, logger *slog.Logger, opts ...Option) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{routes: s.SortedRoutes(), logger: logger, redact: s.Capability.Vars.Redact, secrets: s.Capability.Vars.Secrets()}
+	h := &Handler{routes: s.SortedRoutes(), logger: logger, redact: s.Capability.Vars.Redact, secrets: s.Capability.Vars.Secrets(),
+		namespaces: namespacesOf(s.Capability)}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // routeMatch is a route whose path matches a request, with the values of
@@ -120,6 +137,10 @@ func choose(matched []routeMatch, method string) (routeMatch, bool) {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.sealer != nil && strings.HasPrefix(r.URL.EscapedPath(), FollowPath) {
+		h.follow(w, r)
+		return
+	}
 	matched := h.match(r.URL.EscapedPath())
 	if len(matched) == 0 {
 		h.problem(w, r, fault.New(fault.NotFound, "no route matches %s", r.URL.Path))
@@ -148,6 +169,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, r, route, err)
 		return
+	}
+	if ignored := call.Ignored(); len(ignored) > 0 {
+		// Nothing undeclared reaches the upstream; the caller is told so.
+		w.Header().Set(IgnoredHeader, strings.Join(ignored, ", "))
 	}
 	out, err := route.Action.Invoke(r.Context(), call)
 	// The audit line names what was sent, read from the call itself.
@@ -255,14 +280,25 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, route *engine.
 	// An upstream that echoes the gateway's credentials (in an error
 	// message, a debug field, JSON-escaped) must not hand them to the
 	// caller: secrets are masked as the body streams, length kept.
-	br.Reset(h.secrets.Reader(out.Body))
+	var body io.Reader = h.secrets.Reader(out.Body)
+	ct, _, _ := mime.ParseMediaType(out.Header.Get("Content-Type"))
+	var linkMap links.Map
+	if h.sealer != nil {
+		linkMap = h.linkMap(r)
+		if isJSONType(ct) || (ct == "" && out.Format == "json") {
+			// The upstream's own URLs become follow URLs: the body's length
+			// changes, so it goes chunked.
+			body = links.Reader(body, h.bases(), linkMap)
+			out.Header.Del("Content-Length")
+		}
+	}
+	br.Reset(body)
 	defer func() { br.Reset(nil); bufioPool.Put(br) }()
 
 	// Peek so the verdict "is this JSON?" comes before any byte is sent,
 	// without buffering the body.
 	first, empty := firstByte(br)
 	if !empty && out.Format == "json" {
-		ct, _, _ := mime.ParseMediaType(out.Header.Get("Content-Type"))
 		if !(isJSONType(ct) || ct == "") || !startsJSON(first) {
 			if out.Status < 400 {
 				h.logger.Warn("upstream answered with non-JSON", "route", route.Path, "status", out.Status, "content-type", ct)
@@ -276,6 +312,9 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, route *engine.
 	}
 	copyHeaders(w.Header(), out.Header)
 	h.secrets.Header(w.Header())
+	if linkMap != nil {
+		links.Headers(w.Header(), linkMap)
+	}
 	w.WriteHeader(out.Status)
 	if empty {
 		return
@@ -367,6 +406,11 @@ func (h *Handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, 
 		status = http.StatusOK
 	}
 	h.secrets.Mask(b)
+	if h.sealer != nil && r != nil {
+		if rewritten, err := io.ReadAll(links.Reader(bytes.NewReader(b), h.bases(), h.linkMap(r))); err == nil {
+			b = rewritten
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(b)

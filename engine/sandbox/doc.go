@@ -59,8 +59,8 @@
 //   - GET /Patient/{id}/$everything with _count, _since and _type: the
 //     Patient first, then the member's resources (search mode "match"),
 //     then the practitioners, organizations and locations they reference
-//     ("include"). Without _count the whole record is one Bundle, streamed
-//     from pre-serialised resources.
+//     ("include"). It pages as production servers do: 100 entries without
+//     _count; pages are streamed from pre-serialised resources.
 //   - GET /$userinfo: the Patient resource of the member behind the token.
 //   - Bulk Data Access 2.0: GET /Group/{id}/$export and GET /Patient/$export
 //     (with _type, _since, _outputFormat) answer 202 with a status URL in

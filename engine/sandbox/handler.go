@@ -133,7 +133,8 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 // handleEverything serves GET /Patient/{id}/$everything: the member's
 // Patient first, then every resource in their compartment (mode match), then
 // the practitioners, organizations and locations those resources reference
-// (mode include). Without _count the whole record is one Bundle.
+// (mode include). It pages like production FHIR servers do: without _count,
+// everythingPageSize entries a page, with next links.
 func (s *Server) handleEverything(w http.ResponseWriter, r *http.Request) {
 	if !allowMethods(w, r, http.MethodGet) || !s.authorize(w, r) {
 		return
@@ -191,7 +192,7 @@ func (s *Server) parseEverything(values url.Values) (*everythingQuery, *fhirErro
 	}
 	q := &everythingQuery{rest: url.Values{}}
 	var err *fhirError
-	if q.count, q.offset, err = parsePaging(values, -1); err != nil {
+	if q.count, q.offset, err = parsePaging(values, everythingPageSize); err != nil {
 		return nil, err
 	}
 	if err = checkFormat(values); err != nil {

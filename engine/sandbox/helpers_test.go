@@ -147,10 +147,14 @@ func (e *env) collect(path string) (entries []entry, total int) {
 	return entries, total
 }
 
-// everything returns a member's whole record as one Bundle.
+// everything returns a member's whole record, its pages followed, as one
+// Bundle.
 func (e *env) everything(id string) *bundle {
 	e.t.Helper()
-	return e.bundle("/Patient/" + id + "/$everything")
+	first := e.bundle("/Patient/" + id + "/$everything")
+	entries, total := e.collect("/Patient/" + id + "/$everything")
+	first.Entry, first.Total = entries, total
+	return first
 }
 
 // walkRefs calls fn with every "reference" string in a JSON document.

@@ -10,6 +10,8 @@ import (
 const (
 	// defaultPageSize applies to searches without _count.
 	defaultPageSize = 50
+	// everythingPageSize applies to $everything without _count.
+	everythingPageSize = 100
 	// maxPageSize caps _count; larger requests get pages of this size.
 	maxPageSize = 1000
 )

@@ -23,6 +23,7 @@ import (
 
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/audit"
+	"github.com/naftiko/naftiko/engine/continuation"
 	"github.com/naftiko/naftiko/engine/inbound"
 	"github.com/naftiko/naftiko/engine/mcpserver"
 	"github.com/naftiko/naftiko/engine/origin"
@@ -103,6 +104,14 @@ func New(caps []*engine.Capability, opts Options) (*Server, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts.Limits = opts.Limits.withDefaults()
+	if opts.LinkKey == nil {
+		// One key for the process: REST follow URLs and MCP cursors agree.
+		opts.LinkKey = continuation.RandomKey()
+	}
+	sealer, err := continuation.NewSealer(opts.LinkKey, nil)
+	if err != nil {
+		return nil, fmt.Errorf("link key: %w", err)
+	}
 	s := &Server{logger: logger, limits: opts.Limits}
 	byAddr := map[string]*listener{}
 	place := func(addr string, b block) {
@@ -132,14 +141,14 @@ func New(caps []*engine.Capability, opts Options) (*Server, error) {
 			place(m.Address, block{c: c, mcp: m})
 		}
 	}
-	if err := s.mountAll(logger, opts); err != nil {
+	if err := s.mountAll(logger, opts, sealer); err != nil {
 		s.closeListeners()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) mountAll(logger *slog.Logger, opts Options) error {
+func (s *Server) mountAll(logger *slog.Logger, opts Options, sealer *continuation.Sealer) error {
 	names := map[string]*engine.Capability{}
 	for _, l := range s.listeners {
 		if isEphemeral(l.addr) {
@@ -166,7 +175,7 @@ func (s *Server) mountAll(logger *slog.Logger, opts Options) error {
 				names[c.Name] = c
 				prefix = "/" + c.Name
 			}
-			if err := l.mountCapability(c, prefix, logger, opts); err != nil {
+			if err := l.mountCapability(c, prefix, logger, opts, sealer); err != nil {
 				return err
 			}
 		}
@@ -194,7 +203,7 @@ func (l *listener) host() string {
 	return net.JoinHostPort(h, port)
 }
 
-func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *slog.Logger, opts Options) error {
+func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *slog.Logger, opts Options, sealer *continuation.Sealer) error {
 	var restBlocks []*engine.RestSurface
 	var mcpBlocks []*engine.MCPSurface
 	for _, b := range l.blocks {
@@ -219,7 +228,7 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 	root := prefix + "/"
 	for _, r := range restBlocks {
 		log := logger.With("capability", c.Name, "exposes", r.Namespace)
-		h, err := l.guard(c, r.Namespace, "rest", r.Auth, prefix+"/", http.StripPrefix(prefix, rest.New(r, log)), log, opts)
+		h, err := l.guard(c, r.Namespace, "rest", r.Auth, prefix+"/", http.StripPrefix(prefix, rest.New(r, log, rest.WithMount(prefix), rest.WithLinks(sealer))), log, opts)
 		if err != nil {
 			return err
 		}

@@ -208,19 +208,28 @@ func (o *Operation) Do(ctx context.Context, in Args) (*http.Response, error) {
 }
 
 // Follow fetches a URL the upstream itself returned (a FHIR Bundle's next
-// page), with the namespace's credentials, refusing any URL that is not
-// under the namespace's base URL: a link can never make the gateway call
-// another host, or another path of the same host, with its credentials.
-func (c *Client) Follow(ctx context.Context, rawURL, accept string) (*http.Response, error) {
+// page, a Bulk Data status or file), with the namespace's credentials,
+// refusing any URL that is not under the namespace's base URL: a link can
+// never make the gateway call another host, or another path of the same
+// host, with its credentials. method is GET, HEAD or DELETE (cancelling a
+// Bulk Data export).
+func (c *Client) Follow(ctx context.Context, method, rawURL string, header http.Header) (*http.Response, error) {
 	if !c.Under(rawURL) {
 		return nil, fault.New(fault.BadInput, "the link leads outside the upstream's base URL, so the gateway does not follow it")
 	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodDelete:
+	default:
+		return nil, fault.New(fault.MethodNotAllowed, "a link is followed with GET, HEAD or DELETE")
+	}
 	return c.doWatched(ctx, "follow", func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+		req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
 		if err != nil {
 			return nil, fault.Wrap(fault.BadInput, err, "the link is not a valid URL")
 		}
-		req.Header.Set("Accept", accept)
+		for k, vs := range header {
+			req.Header[k] = vs
+		}
 		req.Header.Set("User-Agent", userAgent)
 		for _, f := range c.fixed {
 			if f[0] == "header" {

@@ -166,7 +166,7 @@ func CompileOperation(c *Client, sig *spec.Signature, body *spec.RequestBody, me
 // Follow fetches a URL under the operation's namespace (see Client.Follow),
 // asking for the operation's format.
 func (o *Operation) Follow(ctx context.Context, rawURL string) (*http.Response, error) {
-	return o.client.Follow(ctx, rawURL, o.accept)
+	return o.client.Follow(ctx, http.MethodGet, rawURL, http.Header{"Accept": {o.accept}})
 }
 
 // Under reports whether rawURL is under the operation's namespace base.
