@@ -190,6 +190,15 @@ func (a *Action) Operation() string {
 	return a.call.op.Namespace + "." + a.call.op.Name
 }
 
+// Namespace is the consumes namespace the action calls ("" for steps and
+// mocks).
+func (a *Action) Namespace() string {
+	if a == nil || a.call == nil || a.steps != nil {
+		return ""
+	}
+	return a.call.op.Namespace
+}
+
 // Invoke runs the action for a bound call.
 func (a *Action) Invoke(ctx context.Context, c *Call) (*Outcome, error) {
 	if a.unimplemented {

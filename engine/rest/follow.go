@@ -3,6 +3,7 @@ package rest
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/naftiko/naftiko/engine/fault"
 	"github.com/naftiko/naftiko/engine/inbound"
 	"github.com/naftiko/naftiko/engine/links"
+	"github.com/naftiko/naftiko/engine/template"
 	"github.com/naftiko/naftiko/engine/upstream"
 )
 
@@ -53,16 +55,25 @@ type namespace struct {
 	name   string
 	client *upstream.Client
 	base   *url.URL
+	// routes are the block's GET routes that call the namespace: a link
+	// one of them reaches becomes that route (engine.Route.Link).
+	routes []*engine.Route
 }
 
-func namespacesOf(c *engine.Capability) []namespace {
+func namespacesOf(c *engine.Capability, routes []*engine.Route) []namespace {
 	var out []namespace
 	for name, cl := range c.Upstreams {
 		b, err := url.Parse(cl.BaseURL())
 		if err != nil {
 			continue
 		}
-		out = append(out, namespace{name: name, client: cl, base: b})
+		ns := namespace{name: name, client: cl, base: b}
+		for _, r := range routes {
+			if r.Method == http.MethodGet && r.Action.Namespace() == name {
+				ns.routes = append(ns.routes, r)
+			}
+		}
+		out = append(out, ns)
 	}
 	// The most specific base first: one base may lie under another.
 	sort.Slice(out, func(i, j int) bool {
@@ -88,14 +99,16 @@ func followBinding(ns, principal string) continuation.Binding {
 	return continuation.Binding{Purpose: "follow", Subject: ns, Principal: principal}
 }
 
-// linkMap is the Map of one request's answer: upstream URLs to follow URLs
-// of this block, as the caller reached it.
+// linkMap is the Map of one request's answer: upstream URLs to URLs of this
+// block, as the caller reached it: the block's own route where one reaches
+// exactly that upstream request, else a follow URL.
 func (h *Handler) linkMap(r *http.Request) links.Map {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	gateway := scheme + "://" + r.Host + h.mount + FollowPath
+	origin := scheme + "://" + r.Host
+	gateway := origin + h.mount + FollowPath
 	principal := principalOf(r)
 	exp := time.Now().Add(FollowTTL).Truncate(time.Hour).Add(time.Hour)
 	expText := strconv.FormatInt(exp.Unix(), 36)
@@ -108,6 +121,9 @@ func (h *Handler) linkMap(r *http.Request) links.Map {
 			if err != nil {
 				return "", false
 			}
+			if route, ok := h.routeLink(&ns, u); ok {
+				return origin + route, true
+			}
 			rel := strings.TrimPrefix(u.EscapedPath(), strings.TrimRight(ns.base.EscapedPath(), "/"))
 			if u.RawQuery != "" {
 				rel += "?" + u.RawQuery
@@ -117,6 +133,40 @@ func (h *Handler) linkMap(r *http.Request) links.Map {
 		}
 		return "", false
 	}
+}
+
+// routeLink is the path and query of the block's route that makes exactly
+// the upstream request u, if one does; the route is matched again as a
+// request would be, so a more literal route cannot take the link.
+func (h *Handler) routeLink(ns *namespace, u *url.URL) (string, bool) {
+	for _, route := range ns.routes {
+		values, query, ok := route.Link(u)
+		if !ok {
+			continue
+		}
+		var b strings.Builder
+		b.WriteString(h.mount)
+		k := 0
+		for _, seg := range route.Segments {
+			b.WriteByte('/')
+			if strings.HasPrefix(seg, "{") {
+				b.WriteString(template.PathSegment(values[k]))
+				k++
+				continue
+			}
+			b.WriteString(seg)
+		}
+		path := b.String()
+		m, found := choose(h.match(strings.TrimPrefix(path, h.mount)), http.MethodGet)
+		if !found || m.route != route || !slices.Equal(m.values, values) {
+			continue
+		}
+		if len(query) > 0 {
+			path += "?" + query.Encode()
+		}
+		return path, true
+	}
+	return "", false
 }
 
 // bases are the namespaces' base URLs, for links.Reader.

@@ -56,8 +56,8 @@ func New(s *engine.RestSurface, logger *slog.Logger, opts ...Option) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{routes: s.SortedRoutes(), logger: logger, redact: s.Capability.Vars.Redact, secrets: s.Capability.Vars.Secrets(),
-		namespaces: namespacesOf(s.Capability)}
+	h := &Handler{routes: s.SortedRoutes(), logger: logger, redact: s.Capability.Vars.Redact, secrets: s.Capability.Vars.Secrets()}
+	h.namespaces = namespacesOf(s.Capability, h.routes)
 	for _, o := range opts {
 		o(h)
 	}

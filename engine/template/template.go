@@ -205,3 +205,42 @@ func PathSegment(v string) string {
 
 // Query escapes a query-string component.
 func Query(v string) string { return url.QueryEscape(v) }
+
+// MatchPath inverts a path template: for an escaped URL path it returns the
+// value of each slot, unescaped, when the path is what the template renders
+// with those values. Only placeholders that fill whole segments invert;
+// any other shape reports false, and so does a slot without a number.
+// Callers confirm a match by rendering it again: escaping is not unique.
+func (t *Template) MatchPath(escaped string) (map[int]string, bool) {
+	values := map[int]string{}
+	pos := 0
+	for i, p := range t.parts {
+		if p.ref == "" {
+			if !strings.HasPrefix(escaped[pos:], p.literal) {
+				return nil, false
+			}
+			pos += len(p.literal)
+			continue
+		}
+		if p.slot < 0 || (pos > 0 && escaped[pos-1] != '/') {
+			return nil, false
+		}
+		if i+1 < len(t.parts) && !strings.HasPrefix(t.parts[i+1].literal, "/") {
+			return nil, false
+		}
+		end := strings.IndexByte(escaped[pos:], '/')
+		if end < 0 {
+			end = len(escaped) - pos
+		}
+		v, err := url.PathUnescape(escaped[pos : pos+end])
+		if err != nil || v == "" {
+			return nil, false
+		}
+		if prev, seen := values[p.slot]; seen && prev != v {
+			return nil, false
+		}
+		values[p.slot] = v
+		pos += end
+	}
+	return values, pos == len(escaped)
+}

@@ -75,3 +75,40 @@ func BenchmarkExpandPath(b *testing.B) {
 		tmpl.Expand(lk, PathSegment)
 	}
 }
+
+func TestMatchPathInvertsWholeSegments(t *testing.T) {
+	slots := func(name string) int { return map[string]int{"id": 0, "op": 1}[name] }
+	cases := []struct {
+		tmpl, path string
+		want       map[int]string // nil: no match
+	}{
+		{"/Patient/{id}/$everything", "/Patient/ex/$everything", map[int]string{0: "ex"}},
+		{"/Patient/{id}/$everything", "/Patient/a%2Fb%20c/$everything", map[int]string{0: "a/b c"}},
+		{"/Patient/{id}", "/Patient/ex/more", nil},
+		{"/Patient/{id}", "/Patient/", nil},
+		{"/Patient/{id}", "/Patients/ex", nil},
+		{"/a/{id}/{op}", "/a/1/2", map[int]string{0: "1", 1: "2"}},
+		{"/a/{id}/b/{id}", "/a/1/b/2", nil}, // one name, two values
+		{"/a/{id}.json", "/a/1.json", nil},  // not a whole segment: not inverted
+		{"/a/x{id}", "/a/x1", nil},
+		{"/a/{id}", "/a/%zz", nil},
+	}
+	for _, tc := range cases {
+		got, ok := Compile(tc.tmpl, true).Slots(slots).MatchPath(tc.path)
+		if tc.want == nil {
+			if ok {
+				t.Errorf("%s matched %s: %v", tc.tmpl, tc.path, got)
+			}
+			continue
+		}
+		if !ok || len(got) != len(tc.want) {
+			t.Errorf("%s on %s: %v %v", tc.tmpl, tc.path, got, ok)
+			continue
+		}
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("%s on %s: slot %d = %q, want %q", tc.tmpl, tc.path, k, got[k], v)
+			}
+		}
+	}
+}

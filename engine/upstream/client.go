@@ -25,6 +25,7 @@ const userAgent = "naftiko/0.1"
 type Client struct {
 	Namespace string
 	base      string
+	basePath  string // base's escaped path, without a trailing slash
 	http      *http.Client
 	auth      authenticator
 	params    []spec.ConsumedParam
@@ -138,6 +139,10 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 		return nil, fmt.Errorf("consumes %q: baseUri %q is not an http(s) URL", c.Namespace, base)
 	}
 	base = strings.TrimRight(base, "/")
+	parsed, err := url.Parse(base)
+	if err != nil || parsed.Host == "" {
+		return nil, fmt.Errorf("consumes %q: baseUri %q is not a URL with a host", c.Namespace, base)
+	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
@@ -153,6 +158,7 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 	cl := &Client{
 		Namespace: c.Namespace,
 		base:      base,
+		basePath:  strings.TrimRight(parsed.EscapedPath(), "/"),
 		params:    c.InputParameters,
 		timeout:   opts.Timeout,
 		alias:     opts.InputAlias,
