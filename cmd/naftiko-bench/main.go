@@ -83,7 +83,7 @@ func orchestrate(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up per run")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "runs per server and scenario, alternating")
 	fs.IntVar(&cfg.concurrency, "c", 16, "concurrent clients")
-	fs.StringVar(&cfg.only, "only", "", "comma-separated scenarios: rest-1kb,rest-1mb,rest-20mb,mcp,startup,validate")
+	fs.StringVar(&cfg.only, "only", "", "comma-separated scenarios: rest-1kb,rest-1mb,rest-links,rest-20mb,mcp,startup,validate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -120,6 +120,11 @@ func orchestrate(ctx context.Context, args []string) error {
 	}
 	if want("rest-1mb") {
 		if err := compareREST(ctx, cfg, rep, upstreamURL, "REST 1 MB Bundle", "/v1/patient/bundle-1mb/everything", cfg.concurrency); err != nil {
+			return err
+		}
+	}
+	if want("rest-links") {
+		if err := compareREST(ctx, cfg, rep, upstreamURL, "REST 1 MB Bundle, upstream URLs rewritten", "/v1/patient/"+linkedPayload+"/everything", cfg.concurrency); err != nil {
 			return err
 		}
 	}
