@@ -37,10 +37,10 @@ func TestRouteLink(t *testing.T) {
 		{everything, base + "/Patient/example/$everything#frag", nil, "-"},
 		{search, base + "/search?q=heart&format=json", []string{}, "q=heart"},
 		{search, base + "/search?format=json&q=heart&tags=a&tags=b", []string{}, "q=heart&tags=a&tags=b"},
-		{search, base + "/search?q=heart", nil, "-"},                          // the constant format is missing
-		{search, base + "/search?q=heart&format=xml", nil, "-"},               // and here it differs
-		{search, base + "/search?q=heart&q=lung&format=json", nil, "-"},       // one value only
-		{search, base + "/search?q=heart&format=json&X-Tenant=t", nil, "-"},   // a header has no place in a link
+		{search, base + "/search?q=heart", nil, "-"},                        // the constant format is missing
+		{search, base + "/search?q=heart&format=xml", nil, "-"},             // and here it differs
+		{search, base + "/search?q=heart&q=lung&format=json", nil, "-"},     // one value only
+		{search, base + "/search?q=heart&format=json&X-Tenant=t", nil, "-"}, // a header has no place in a link
 		{user, base + "/users/7", []string{"7"}, ""},
 		{deleteUser, base + "/users/7", nil, "-"}, // only GET routes
 	}

@@ -96,7 +96,9 @@ func TestLinksBecomeRoutes(t *testing.T) {
 		func(s string) bool { return s == gw.URL+"/m/things/7" },
 		func(s string) bool { return strings.HasPrefix(s, follow) && strings.HasSuffix(s, "/things/latest") }, // a literal route takes that path
 		func(s string) bool { return s == gw.URL+"/m/things?kind=a+b" },
-		func(s string) bool { return strings.HasPrefix(s, follow) && strings.HasSuffix(s, "/things?kind=a&page=2") },
+		func(s string) bool {
+			return strings.HasPrefix(s, follow) && strings.HasSuffix(s, "/things?kind=a&page=2")
+		},
 		func(s string) bool { return strings.HasPrefix(s, follow) && strings.HasSuffix(s, "/other/1") },
 		func(s string) bool { return s == "https://elsewhere.invalid/fhir/things/7" },
 	}
