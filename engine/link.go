@@ -9,22 +9,22 @@ import (
 	"github.com/naftiko/naftiko/engine/upstream"
 )
 
-// Link inverts the route for a URL its upstream returned (u): the route values
+// Link inverts the route for a URL its upstream returned: the route values
 // and query string under which this route makes exactly that upstream
 // request, so a gateway can hand its callers its own route instead of the
 // upstream's URL. It holds for GET routes that pass one GET operation's
 // answer through, when every value the URL carries reaches the operation
 // from a route variable or a query input; the candidate is bound like any
-// request and the request it would send is compared with u, so a
+// request and the request it would send is compared with rawURL, so a
 // route that would reach anything else reports false.
-func (r *Route) Link(u *url.URL) (values []string, query url.Values, ok bool) {
+func (r *Route) Link(rawURL string) (values []string, query url.Values, ok bool) {
 	a := r.Action
 	if r.Method != http.MethodGet || a == nil || a.call == nil || a.steps != nil || a.unimplemented ||
 		a.Output.Kind != output.Passthrough || a.call.op.RawFormat != "json" {
 		return nil, nil, false
 	}
 	op := a.call.op
-	args, ok := op.Parse(u)
+	args, ok := op.Parse(rawURL)
 	if !ok {
 		return nil, nil, false
 	}
@@ -76,7 +76,7 @@ func (r *Route) Link(u *url.URL) (values []string, query url.Values, ok bool) {
 	for i, src := range a.call.args {
 		sent[i] = src.value(c, nil)
 	}
-	if !op.Sends(sent, u) {
+	if !op.Sends(sent, rawURL) {
 		return nil, nil, false
 	}
 	return values, query, true

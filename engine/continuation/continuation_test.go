@@ -142,3 +142,12 @@ func BenchmarkTag(b *testing.B) {
 		s.Tag(bind, exp, "/Observation/obs-1234567890")
 	}
 }
+
+// BenchmarkTagger is the cost of one more link's tag in an answer.
+func BenchmarkTagger(b *testing.B) {
+	s, _ := NewSealer(RandomKey(), nil)
+	tg := s.Tagger(Binding{Purpose: "follow", Subject: "provider-access-patient"}, time.Now().Add(time.Hour))
+	for b.Loop() {
+		tg.Tag("/Observation/obs-1234567890")
+	}
+}

@@ -149,6 +149,7 @@ type rewriter struct {
 	src      io.Reader
 	m        Map
 	patterns [][]byte // `"` + each base, as is and slash-escaped
+	anchors  []int    // per pattern, the offset of the byte searched for
 	hold     int      // the longest pattern: what a read may end inside
 	in       []byte
 	buf      []byte // read and not yet decided
@@ -181,7 +182,11 @@ func (w *rewriter) process(final bool) {
 	// Where each pattern next occurs at or after pos (-1: nowhere in buf),
 	// so each is searched for once per occurrence, not once per match.
 	at := make([]int, len(w.patterns))
-	escaped := bytes.Contains(w.buf, []byte(`:\/\/`))
+	if w.anchors == nil {
+		w.anchors = chooseAnchors(w.patterns, w.buf)
+	}
+	// Searched from its rare backslash: a colon is in every JSON member.
+	escaped := bytes.Contains(w.buf, []byte(`\/\/`))
 	for k, p := range w.patterns {
 		at[k] = -2 // not searched yet
 		if !escaped && bytes.Contains(p, []byte(`\/`)) {
@@ -229,7 +234,7 @@ func (w *rewriter) next(pos int, at []int) (int, int) {
 	for k, p := range w.patterns {
 		if at[k] == -2 || (at[k] >= 0 && at[k] < pos) {
 			at[k] = -1
-			if j := bytes.Index(w.buf[pos:], p); j >= 0 {
+			if j := index(w.buf[pos:], p, w.anchors[k]); j >= 0 {
 				at[k] = pos + j
 			}
 		}
@@ -238,6 +243,46 @@ func (w *rewriter) next(pos int, at []int) (int, int) {
 		}
 	}
 	return best, blen
+}
+
+// chooseAnchors picks, for each pattern, the byte that is rarest in sample
+// (the first bytes of the body): searching for it instead of the
+// pattern's leading quote, which begins every JSON string, is what lets
+// a body without links pass at memory speed.
+func chooseAnchors(patterns [][]byte, sample []byte) []int {
+	var count [256]int
+	for _, c := range sample {
+		count[c]++
+	}
+	out := make([]int, len(patterns))
+	for k, p := range patterns {
+		for i := range p {
+			if count[p[i]] < count[p[out[k]]] {
+				out[k] = i
+			}
+		}
+	}
+	return out
+}
+
+// index is bytes.Index(b, p), found from p[anchor].
+func index(b, p []byte, anchor int) int {
+	c := p[anchor]
+	for from := anchor; from < len(b); {
+		j := bytes.IndexByte(b[from:], c)
+		if j < 0 {
+			return -1
+		}
+		start := from + j - anchor
+		if start+len(p) > len(b) {
+			return -1
+		}
+		if bytes.Equal(b[start:start+len(p)], p) {
+			return start
+		}
+		from += j + 1
+	}
+	return -1
 }
 
 // escapedAt reports whether the quote at b[i] is escaped (an odd run of
@@ -288,6 +333,11 @@ func (w *rewriter) replace(raw []byte) {
 // control characters escaped, nothing else (a URL reads as itself).
 func writeJSONString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' }) {
+		b.WriteString(s) // a URL almost always
+		b.WriteByte('"')
+		return
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '"' || c == '\\':

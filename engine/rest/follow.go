@@ -112,35 +112,34 @@ func (h *Handler) linkMap(r *http.Request) links.Map {
 	principal := principalOf(r)
 	exp := time.Now().Add(FollowTTL).Truncate(time.Hour).Add(time.Hour)
 	expText := strconv.FormatInt(exp.Unix(), 36)
+	taggers := make(map[string]*continuation.Tagger, 1)
 	return func(raw string) (string, bool) {
-		for _, ns := range h.namespaces {
-			if !ns.client.Under(raw) {
+		for i := range h.namespaces {
+			ns := &h.namespaces[i]
+			rel, ok := ns.client.Relative(raw)
+			if !ok {
 				continue
 			}
-			u, err := url.Parse(raw)
-			if err != nil {
-				return "", false
-			}
-			if route, ok := h.routeLink(&ns, u); ok {
+			if route, ok := h.routeLink(ns, raw); ok {
 				return origin + route, true
 			}
-			rel := strings.TrimPrefix(u.EscapedPath(), strings.TrimRight(ns.base.EscapedPath(), "/"))
-			if u.RawQuery != "" {
-				rel += "?" + u.RawQuery
+			tg := taggers[ns.name]
+			if tg == nil {
+				tg = h.sealer.Tagger(followBinding(ns.name, principal), exp)
+				taggers[ns.name] = tg
 			}
-			tag := h.sealer.Tag(followBinding(ns.name, principal), exp, rel)
-			return gateway + ns.name + "/" + expText + "." + tag + rel, true
+			return gateway + ns.name + "/" + expText + "." + tg.Tag(rel) + rel, true
 		}
 		return "", false
 	}
 }
 
 // routeLink is the path and query of the block's route that makes exactly
-// the upstream request u, if one does; the route is matched again as a
+// the upstream request raw, if one does; the route is matched again as a
 // request would be, so a more literal route cannot take the link.
-func (h *Handler) routeLink(ns *namespace, u *url.URL) (string, bool) {
+func (h *Handler) routeLink(ns *namespace, raw string) (string, bool) {
 	for _, route := range ns.routes {
-		values, query, ok := route.Link(u)
+		values, query, ok := route.Link(raw)
 		if !ok {
 			continue
 		}

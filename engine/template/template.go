@@ -212,7 +212,7 @@ func Query(v string) string { return url.QueryEscape(v) }
 // any other shape reports false, and so does a slot without a number.
 // Callers confirm a match by rendering it again: escaping is not unique.
 func (t *Template) MatchPath(escaped string) (map[int]string, bool) {
-	values := map[int]string{}
+	var values map[int]string // made at the first placeholder: most paths part before
 	pos := 0
 	for i, p := range t.parts {
 		if p.ref == "" {
@@ -238,6 +238,9 @@ func (t *Template) MatchPath(escaped string) (map[int]string, bool) {
 		}
 		if prev, seen := values[p.slot]; seen && prev != v {
 			return nil, false
+		}
+		if values == nil {
+			values = make(map[int]string, 2)
 		}
 		values[p.slot] = v
 		pos += end

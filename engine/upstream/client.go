@@ -23,15 +23,16 @@ const userAgent = "naftiko/0.1"
 // Client is one consumes namespace: its base URL, authentication and pooled
 // connections. Every operation of the namespace shares it.
 type Client struct {
-	Namespace string
-	base      string
-	basePath  string // base's escaped path, without a trailing slash
-	http      *http.Client
-	auth      authenticator
-	params    []spec.ConsumedParam
-	timeout   time.Duration
-	alias     func(string) (string, bool)
-	fixed     [][3]string // in, name, value: constant consumes-level parameters
+	Namespace            string
+	base                 string
+	basePath             string // base's escaped path, without a trailing slash
+	baseScheme, baseHost string
+	http                 *http.Client
+	auth                 authenticator
+	params               []spec.ConsumedParam
+	timeout              time.Duration
+	alias                func(string) (string, bool)
+	fixed                [][3]string // in, name, value: constant consumes-level parameters
 	// redirected: the baseUri was replaced (--upstream, sandbox), so the
 	// namespace's OAuth2 token endpoint moves to the same origin.
 	redirected bool
@@ -156,13 +157,15 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 		opts.QueueWait = DefaultQueueWait
 	}
 	cl := &Client{
-		Namespace: c.Namespace,
-		base:      base,
-		basePath:  strings.TrimRight(parsed.EscapedPath(), "/"),
-		params:    c.InputParameters,
-		timeout:   opts.Timeout,
-		alias:     opts.InputAlias,
-		queueWait: opts.QueueWait,
+		Namespace:  c.Namespace,
+		base:       base,
+		basePath:   strings.TrimRight(parsed.EscapedPath(), "/"),
+		baseScheme: parsed.Scheme,
+		baseHost:   parsed.Host,
+		params:     c.InputParameters,
+		timeout:    opts.Timeout,
+		alias:      opts.InputAlias,
+		queueWait:  opts.QueueWait,
 		http: &http.Client{
 			Transport: opts.Transport,
 			// Redirects are answers for the caller, not for the gateway to
@@ -250,19 +253,69 @@ func (c *Client) Follow(ctx context.Context, method, rawURL string, header http.
 // same scheme and host, a path that continues the base path at a segment
 // boundary, no user information, no dot segments.
 func (c *Client) Under(rawURL string) bool {
-	u, err := url.Parse(rawURL)
-	b, berr := url.Parse(c.base)
-	if err != nil || berr != nil || u.User != nil || !strings.EqualFold(u.Scheme, b.Scheme) || !strings.EqualFold(u.Host, b.Host) {
-		return false
+	_, ok := c.Relative(rawURL)
+	return ok
+}
+
+// Relative is the part of rawURL under the base URL, its escaped path and
+// query ("" for the base itself), when rawURL is under it (see Under). A
+// URL written plainly, as upstreams write their links, is read without
+// parsing: links are many in a large answer.
+func (c *Client) Relative(rawURL string) (string, bool) {
+	if rel, ok := strings.CutPrefix(rawURL, c.base); ok && plainURL(rel) {
+		if rel != "" && rel[0] != '/' && rel[0] != '?' {
+			return "", false // another host or port that begins alike
+		}
+		path, _, _ := strings.Cut(rel, "?")
+		if strings.Contains(path, "/.") {
+			for seg := range strings.SplitSeq(path, "/") {
+				if seg == "." || seg == ".." {
+					return "", false
+				}
+			}
+		}
+		return rel, true
 	}
-	for _, seg := range strings.Split(u.EscapedPath(), "/") {
-		if v, _ := url.PathUnescape(seg); v == "." || v == ".." {
+	u, err := url.Parse(rawURL)
+	if err != nil || !c.Contains(u) {
+		return "", false
+	}
+	rel := strings.TrimPrefix(u.EscapedPath(), c.basePath)
+	if u.RawQuery != "" {
+		rel += "?" + u.RawQuery
+	}
+	return rel, true
+}
+
+// plainURL reports whether s is made only of characters a URL's path and
+// query carry unescaped (no %, #, spaces or quotes), so it reads as is.
+func plainURL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@/?", c) >= 0) {
 			return false
 		}
 	}
-	base := strings.TrimRight(b.EscapedPath(), "/")
+	return true
+}
+
+// Contains is Under for a parsed URL.
+func (c *Client) Contains(u *url.URL) bool {
+	if u.User != nil || !strings.EqualFold(u.Scheme, c.baseScheme) || !strings.EqualFold(u.Host, c.baseHost) {
+		return false
+	}
 	p := u.EscapedPath()
-	return p == base || strings.HasPrefix(p, base+"/") || (base == "" && (p == "" || strings.HasPrefix(p, "/")))
+	if p != c.basePath && !strings.HasPrefix(p, c.basePath+"/") && !(c.basePath == "" && p == "") {
+		return false
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if strings.Contains(seg, ".") || strings.Contains(seg, "%") {
+			if v, _ := url.PathUnescape(seg); v == "." || v == ".." {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Forward proxies a caller's request to base + "/" + subpath (a `forward`

@@ -15,25 +15,24 @@ import (
 // answer is checked by building the request again ([Operation.Sends]), so
 // a URL the operation would not send (another query parameter, a constant
 // missing or different) reports false.
-func (o *Operation) Parse(u *url.URL) (Args, bool) {
-	if o.Method != http.MethodGet || u.Fragment != "" || u.User != nil {
+func (o *Operation) Parse(rawURL string) (Args, bool) {
+	if o.Method != http.MethodGet || strings.ContainsRune(rawURL, '#') {
 		return nil, false
 	}
-	rel, under := strings.CutPrefix(u.EscapedPath(), o.client.basePath)
-	if !under {
+	rel, ok := o.client.Relative(rawURL)
+	if !ok {
 		return nil, false
 	}
-	// The path first: most links are not this operation's, and this is
-	// where they part.
-	slots, ok := o.path.MatchPath(rel)
-	if !ok || !o.client.Under(u.String()) {
+	path, rawQuery, _ := strings.Cut(rel, "?")
+	slots, ok := o.path.MatchPath(path)
+	if !ok {
 		return nil, false
 	}
 	args := make(Args, len(o.args))
 	for i, v := range slots {
 		args[i] = v
 	}
-	query, err := url.ParseQuery(u.RawQuery)
+	query, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return nil, false
 	}
@@ -64,19 +63,20 @@ func (o *Operation) Parse(u *url.URL) (Args, bool) {
 }
 
 // Sends reports whether the operation called with args requests exactly
-// want: the same path, escaped alike, and the same query parameters in
+// rawURL: the same path, escaped alike, and the same query parameters in
 // any order. It makes no call.
-func (o *Operation) Sends(args Args, want *url.URL) bool {
+func (o *Operation) Sends(args Args, rawURL string) bool {
+	rel, ok := o.client.Relative(rawURL)
+	if !ok {
+		return false
+	}
+	path, rawQuery, _ := strings.Cut(rel, "?")
 	req, err := o.NewRequest(context.Background(), args)
-	if err != nil || req.Body != nil {
+	if err != nil || req.Body != nil || req.URL.EscapedPath() != o.client.basePath+path {
 		return false
 	}
-	got := req.URL
-	if !strings.EqualFold(got.Scheme, want.Scheme) || !strings.EqualFold(got.Host, want.Host) || got.EscapedPath() != want.EscapedPath() {
-		return false
-	}
-	gq, err1 := url.ParseQuery(got.RawQuery)
-	wq, err2 := url.ParseQuery(want.RawQuery)
+	gq, err1 := url.ParseQuery(req.URL.RawQuery)
+	wq, err2 := url.ParseQuery(rawQuery)
 	if err1 != nil || err2 != nil || len(gq) != len(wq) {
 		return false
 	}
