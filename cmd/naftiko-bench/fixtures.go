@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/naftiko/naftiko/engine/sandbox"
 )
 
 // bundle builds a FHIR searchset Bundle of about size bytes: Observations
@@ -83,6 +85,9 @@ func serveUpstream(ctx context.Context, listen, token string) error {
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.Write(b)
 	}
+	// Real FHIR pages, links and all: the sandbox's members answer ids the
+	// fixed payloads do not.
+	fhir := sandbox.New(sandbox.Options{Token: token}).Handler()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metadata", func(w http.ResponseWriter, r *http.Request) { write(w, meta) })
 	mux.HandleFunc("GET /Patient/{id}/{op}", func(w http.ResponseWriter, r *http.Request) {
@@ -91,7 +96,11 @@ func serveUpstream(ctx context.Context, listen, token string) error {
 			return
 		}
 		b, ok := bodies[r.PathValue("id")]
-		if !ok || r.PathValue("op") != "$everything" {
+		if !ok {
+			fhir.ServeHTTP(w, r)
+			return
+		}
+		if r.PathValue("op") != "$everything" {
 			w.WriteHeader(http.StatusNotFound)
 			return
 		}

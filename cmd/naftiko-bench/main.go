@@ -47,6 +47,9 @@ func main() {
 		case "baseline":
 			exitOn(serveBaseline(ctx, os.Args[2], os.Args[3], benchToken))
 			return
+		case "mcp-baseline":
+			exitOn(serveMCPBaseline(ctx, os.Args[2], os.Args[3], benchToken))
+			return
 		}
 	}
 	if err := orchestrate(ctx, os.Args[1:]); err != nil {
@@ -83,7 +86,7 @@ func orchestrate(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up per run")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "runs per server and scenario, alternating")
 	fs.IntVar(&cfg.concurrency, "c", 16, "concurrent clients")
-	fs.StringVar(&cfg.only, "only", "", "comma-separated scenarios: rest-1kb,rest-1mb,rest-links,rest-20mb,mcp,startup,validate")
+	fs.StringVar(&cfg.only, "only", "", "comma-separated scenarios: rest-1kb,rest-1mb,rest-links,rest-fhir,rest-20mb,mcp,startup,validate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -128,16 +131,24 @@ func orchestrate(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	if want("rest-fhir") {
+		if err := compareREST(ctx, cfg, rep, upstreamURL, "REST FHIR $everything page (sandbox, 100 resources), URLs rewritten", "/v1/patient/large-record/everything", cfg.concurrency); err != nil {
+			return err
+		}
+	}
 	if want("rest-20mb") {
 		if err := compareREST(ctx, cfg, rep, upstreamURL, "REST 20 MB Bundle (memory)", "/v1/patient/bundle-20mb/everything", cfg.concurrency); err != nil {
 			return err
 		}
 	}
 	if want("mcp") {
-		for _, id := range []string{"bundle-1kb", "bundle-1mb"} {
-			if err := compareMCP(ctx, cfg, rep, upstreamURL, id); err != nil {
-				return err
-			}
+		if err := compareMCP(ctx, cfg, rep, upstreamURL, "MCP tools/call, 1 KB record", "bundle-1kb"); err != nil {
+			return err
+		}
+		// Unbudgeted, the whole 1 MB record in one result, as the baseline
+		// answers it.
+		if err := compareMCP(ctx, cfg, rep, upstreamURL, "MCP tools/call, 1 MB record, --mcp-result-budget 0", "bundle-1mb", "--mcp-result-budget", "0"); err != nil {
+			return err
 		}
 	}
 	if want("startup") {
@@ -213,13 +224,13 @@ func startRole(ctx context.Context, args ...string) (*role, error) {
 	return r, waitListening(r.addr, 10*time.Second)
 }
 
-func startNaftiko(ctx context.Context, cfg config, upstream string) (*role, error) {
+func startNaftiko(ctx context.Context, cfg config, upstream string, flags ...string) (*role, error) {
 	rest, mcp := freeAddr(), freeAddr()
-	cmd := exec.CommandContext(ctx, cfg.naftiko, "run", "--log-level", "warn",
-		"--upstream", "provider-access-patient="+upstream,
-		"--listen", "provider-access-patient-rest="+rest,
-		"--listen", "provider-access-patient-mcp="+mcp,
-		cfg.capability)
+	args := append([]string{"run", "--log-level", "warn",
+		"--upstream", "provider-access-patient=" + upstream,
+		"--listen", "provider-access-patient-rest=" + rest,
+		"--listen", "provider-access-patient-mcp=" + mcp}, flags...)
+	cmd := exec.CommandContext(ctx, cfg.naftiko, append(args, cfg.capability)...)
 	cmd.Env = append(os.Environ(), "CIGNA_API_KEY="+benchToken)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -270,33 +281,39 @@ func compareREST(ctx context.Context, cfg config, rep *report, upstream, name, p
 	return nil
 }
 
-// compareMCP sets MCP tools/call against naftiko's own REST route for the
-// same payload.
-func compareMCP(ctx context.Context, cfg config, rep *report, upstream, id string) error {
-	var rest, viaMCP []sample
+// compareMCP sets naftiko's tools/call against a plain go-sdk server
+// making the same upstream call (mcpbaseline.go).
+func compareMCP(ctx context.Context, cfg config, rep *report, upstream, name, id string, flags ...string) error {
+	var base, naf []sample
 	conc := cfg.concurrency
+	args := map[string]any{"patientId": id}
+	const tool = "retrieve-complete-clinical-record-attributed"
 	for i := 0; i < cfg.rounds; i++ {
-		n, err := startNaftiko(ctx, cfg, upstream)
+		b, err := startRole(ctx, "mcp-baseline", freeAddr(), upstream)
 		if err != nil {
 			return err
 		}
-		res := driveHTTP(ctx, "http://"+n.addr+"/v1/patient/"+id+"/everything", conc, cfg.warmup, cfg.duration)
-		rest = append(rest, sample{res: res, rss: n.peakRSS()})
-		n.stop()
+		res, err := driveMCPRaw(ctx, "http://"+b.addr+"/mcp", tool, args, conc, cfg.warmup, cfg.duration)
+		if err != nil {
+			b.stop()
+			return fmt.Errorf("baseline: %w", err)
+		}
+		base = append(base, sample{res: res, rss: b.peakRSS()})
+		b.stop()
 
-		n, err = startNaftiko(ctx, cfg, upstream)
+		n, err := startNaftiko(ctx, cfg, upstream, flags...)
 		if err != nil {
 			return err
 		}
-		res, err = driveMCPRaw(ctx, "http://"+n.mcp+"/mcp", "retrieve-complete-clinical-record-attributed", map[string]any{"patientId": id}, conc, cfg.warmup, cfg.duration)
+		res, err = driveMCPRaw(ctx, "http://"+n.mcp+"/mcp", tool, args, conc, cfg.warmup, cfg.duration)
 		if err != nil {
 			n.stop()
 			return err
 		}
-		viaMCP = append(viaMCP, sample{res: res, rss: n.peakRSS()})
+		naf = append(naf, sample{res: res, rss: n.peakRSS()})
 		n.stop()
 	}
-	rep.compare("MCP tools/call vs REST, "+strings.TrimPrefix(id, "bundle-"), conc, "naftiko REST", median(rest), "naftiko MCP", median(viaMCP))
+	rep.compare(name, conc, "go-sdk baseline", median(base), "naftiko", median(naf))
 	return nil
 }
 
