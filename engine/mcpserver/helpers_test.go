@@ -119,6 +119,9 @@ func (f *fakeFHIR) serve(w http.ResponseWriter, r *http.Request) {
 	case "big":
 		w.Header().Set("Content-Type", "application/fhir+json")
 		io.WriteString(w, `{"resourceType":"Bundle","padding":"`+strings.Repeat("x", 4096)+`"}`)
+	case "huge":
+		w.Header().Set("Content-Type", "application/fhir+json")
+		io.WriteString(w, `{"resourceType":"Bundle","padding":"`+strings.Repeat("x", 100<<10)+`"}`)
 	default:
 		writeFHIR(w, 200, `{"resourceType":"Bundle","type":"searchset","total":0}`)
 	}

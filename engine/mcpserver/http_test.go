@@ -266,6 +266,23 @@ func TestTooLarge(t *testing.T) {
 	}
 }
 
+// TestUnbudgetedResultTravelsOnce: without a budget a large result comes
+// whole, as text only; a small object also as structuredContent.
+func TestUnbudgetedResultTravelsOnce(t *testing.T) {
+	e := newEnv(t, 0, WithResultBudget(0))
+	cs := e.connect(t, "/mcp")
+	res := call(t, cs, everything, map[string]any{"patientId": "huge"})
+	if res.IsError || len(res.Content) != 1 || len(text(t, res)) < 100<<10 {
+		t.Fatalf("huge: %v, %d contents", res.IsError, len(res.Content))
+	}
+	if res.StructuredContent != nil {
+		t.Error("a 100 KiB result travels twice: as text and as structuredContent")
+	}
+	if res := call(t, cs, everything, map[string]any{"patientId": "example"}); res.IsError || res.StructuredContent == nil {
+		t.Errorf("a small object lost its structuredContent: %v", res.IsError)
+	}
+}
+
 func TestTimeout(t *testing.T) {
 	e := newEnv(t, 150*time.Millisecond)
 	cs := e.connect(t, "/mcp")

@@ -158,8 +158,8 @@ func (s *Server) small(body []byte, o *engine.Outcome) (*mcp.CallToolResult, str
 		return s.errorResult(msg), msg, nil
 	}
 	res := s.jsonResult(body)
-	if s.cfg.budget > 0 && 2*len(body) > s.cfg.budget {
-		res.StructuredContent = nil // both copies would not fit the budget: the text carries it
+	if 2*len(body) > s.structuredLimit() {
+		res.StructuredContent = nil // both copies would not fit: the text carries it
 	}
 	return res, "", nil
 }
@@ -229,10 +229,20 @@ func (s *Server) pageResult(pr *pageRequest, page *paging.Page, n int, next *pag
 		fmt.Fprintf(&b, " To ask for less, add %q: a jq expression applied to each item, e.g. %q.", tl.selectArg, `select(.resource.resourceType == "Observation")`)
 	}
 	res.Content = []mcp.Content{&mcp.TextContent{Text: string(page.JSON)}, &mcp.TextContent{Text: s.redact(b.String())}}
-	if len(page.JSON) > 0 && page.JSON[0] == '{' && 2*len(page.JSON) <= s.cfg.budget {
+	if len(page.JSON) > 0 && page.JSON[0] == '{' && 2*len(page.JSON) <= s.structuredLimit() {
 		res.StructuredContent = json.RawMessage(page.JSON)
 	}
 	return res, "", nil
+}
+
+// structuredLimit bounds a result that also travels as structuredContent:
+// the budget, or without one the default budget, so a large unbudgeted
+// result travels once, as text, not twice.
+func (s *Server) structuredLimit() int {
+	if s.cfg.budget > 0 {
+		return s.cfg.budget
+	}
+	return DefaultResultBudget
 }
 
 // continuePage answers a call that carries a cursor.
