@@ -566,7 +566,7 @@ func (sc *scope) withValue(v any) (any, bool) {
 	if !isString {
 		return v, v != nil
 	}
-	if name, ok := withInput(s, sc.prefixes); ok {
+	if name, ok := spec.WithInput(s, sc.prefixes); ok {
 		return sc.ref(name)
 	}
 	if !strings.Contains(s, "{{") {
@@ -754,21 +754,6 @@ type inputSpec struct {
 	constant bool
 }
 
-// withInput reports the caller's input a `with` value refers to:
-// `prefix.x` for one of prefixes.
-func withInput(v any, prefixes []string) (string, bool) {
-	s, ok := v.(string)
-	if !ok || strings.Contains(s, "{{") {
-		return "", false
-	}
-	for _, p := range prefixes {
-		if name, ok := strings.CutPrefix(s, p+"."); ok && name != "" && p != "" {
-			return name, true
-		}
-	}
-	return "", false
-}
-
 // consumedParams lists an operation's parameters, consumes-level first;
 // a later declaration of the same name and place replaces an earlier one.
 func consumedParams(co consumedOp) []spec.ConsumedParam {
@@ -911,7 +896,7 @@ func (m *capModel) inferInputs(iv invocation) ([]inputSpec, error) {
 					fedRequired = true
 				}
 			}
-			name, ok := withInput(w.Value, iv.prefixes)
+			name, ok := spec.WithInput(w.Value, iv.prefixes)
 			if ok {
 				add(inputSpec{name: name, typ: fedType, required: fedRequired, in: fedIn})
 				continue
