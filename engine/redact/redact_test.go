@@ -106,6 +106,20 @@ func TestAddLater(t *testing.T) {
 	}
 }
 
+// Most bodies hold escapes (Go's encoder writes '<' as \u003c, links hold
+// %2C), few of a token's letters: the expressions do not run for them.
+func BenchmarkReaderEscapes1MB(b *testing.B) {
+	s := New("sandbox-token-0123456789", "another-secret-value")
+	body := bytes.Repeat([]byte(`{"resourceType":"Bundle","link":[{"relation":"next","url":"https://x/Patient?_count=10&_since=2024%2C01"}],`+
+		`"text":{"div":"\u003cdiv xmlns=\"http://www.w3.org/1999/xhtml\"\u003eok\u003c/div\u003e"}},`), 1<<20/200)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	buf := make([]byte, 32<<10)
+	for b.Loop() {
+		io.CopyBuffer(io.Discard, s.Reader(bytes.NewReader(body)), buf)
+	}
+}
+
 func BenchmarkReader1MB(b *testing.B) {
 	s := New("sandbox-token-0123456789", "another-secret-value")
 	body := bytes.Repeat([]byte(`{"resourceType":"Observation","text":{"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">ok</div>"},"valueQuantity":{"value":72,"unit":"beats/minute"}},`), 1<<20/120)
@@ -114,5 +128,37 @@ func BenchmarkReader1MB(b *testing.B) {
 	buf := make([]byte, 32<<10)
 	for b.Loop() {
 		io.CopyBuffer(io.Discard, s.Reader(bytes.NewReader(body)), buf)
+	}
+}
+
+// What the fuzzer found: a match that starts or ends inside a JSON escape
+// is widened to the whole escape (a masked JSON string stays one), a
+// character beyond U+FFFF is matched as a surrogate pair, and percent
+// escapes are matched in either case.
+func TestMaskEscapesWhole(t *testing.T) {
+	for _, c := range []struct{ secret, body, want string }{
+		// PHP's json_encode escapes every '/': a token starting with one.
+		{"/Zx9+abc=", `{"t":"\/Zx9+abc="}`, `{"t":"**********"}`},
+		// A tab before a token starting with "t".
+		{"token", `{"k":"\token"}`, `{"k":"******"}`},
+		// Inside a \u escape.
+		{"0000", `{"k":"\u000000000"}`, `{"k":"**********0"}`},
+		// A token ending with a backslash before an escaped quote.
+		{`abc\`, `{"k":"abc\""}`, `{"k":"*****"}`},
+		{"émile-😀-token", `{"k":"\u00e9mile-\ud83d\ude00-token"}`, `{"k":"*****************************"}`},
+		// .NET's HttpUtility.UrlEncode writes lowercase hex.
+		{"s3cr3t/Tok-en", `https://x/cb?t=s3cr3t%2fTok-en`, `https://x/cb?t=***************`},
+		// The mask character at a secret's end: "pass" is masked, so no
+		// "pass*" can be rebuilt from the stars.
+		{"pass*", `passpass*`, `*********`},
+	} {
+		b := []byte(c.body)
+		New(c.secret).Mask(b)
+		if string(b) != c.want {
+			t.Errorf("%q in %s: got %s, want %s", c.secret, c.body, b, c.want)
+		}
+		if json.Valid([]byte(c.body)) && !json.Valid(b) {
+			t.Errorf("%q in %s: %s is not JSON", c.secret, c.body, b)
+		}
 	}
 }
