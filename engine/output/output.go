@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/PaesslerAG/gval"
 	"github.com/PaesslerAG/jsonpath"
@@ -454,10 +455,22 @@ func (n *node) eval(ctx context.Context, cur any, inputs Lookup) (any, error) {
 	default:
 		v := coerceValue(n.typ, sel)
 		if s, ok := v.(string); ok && n.maxLength > 0 && len(s) > n.maxLength {
-			v = s[:n.maxLength]
+			v = truncate(s, n.maxLength)
 		}
 		return v, nil
 	}
+}
+
+// truncate keeps the first max characters of s: maxLength counts
+// characters, as in JSON Schema; cutting bytes could split one, which an
+// encoder then writes as U+FFFD.
+func truncate(s string, max int) string {
+	i := 0
+	for n := 0; i < len(s) && n < max; n++ {
+		_, w := utf8.DecodeRuneInString(s[i:])
+		i += w
+	}
+	return s[:i]
 }
 
 func textOf(v any) string {

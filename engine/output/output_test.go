@@ -84,6 +84,18 @@ func TestSubtreeSelection(t *testing.T) {
 	}
 }
 
+// maxLength counts characters: a cut inside one would reach the client as
+// U+FFFD (found by FuzzMapping).
+func TestMaxLengthCountsCharacters(t *testing.T) {
+	p := plan(t, "[{type: string, mapping: $.name, maxLength: 4}]")
+	for in, want := range map[string]string{"Émile": "Émil", "abc": "abc", "日本語テキスト": "日本語テ", "ab😀cd": "ab😀c"} {
+		got, _ := p.Apply(context.Background(), map[string]any{"name": in}, nil)
+		if got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestMock(t *testing.T) {
 	p := plan(t, `
 - {name: message, type: string, value: "hello {{who}}"}
