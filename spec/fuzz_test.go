@@ -23,10 +23,11 @@ var fuzzCorpusFiles = []string{
 	"corpus/reference-engine/framework__src__test__resources__formats__xml-capability.yaml",
 }
 
-// FuzzParse reads arbitrary bytes as a capability and validates them. Whatever
-// the bytes, Parse and ValidateParsed return (no panic, no hang), and every
-// diagnostic has a position (line and column from 1) and a rule id that
-// Rules documents, so editors and CI configurations can key on it.
+// FuzzParse reads arbitrary bytes as a capability and validates them.
+// Whatever the bytes, IsCapability, Parse and ValidateParsed return (no
+// panic, no hang), and every diagnostic has a position (line and column from
+// 1) and a rule id that Rules documents, so editors and CI configurations
+// can key on it.
 func FuzzParse(f *testing.F) {
 	shared := sharedDir(f)
 	for _, name := range fuzzCorpusFiles {
@@ -57,6 +58,7 @@ func FuzzParse(f *testing.F) {
 	path := filepath.Join(dir, "fuzz.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
+		IsCapability(data) // how run picks files out of folders
 		doc, parsed := Parse(path, data)
 		ds := v.ValidateParsed(doc, parsed)
 		if d := time.Since(start); d > 10*time.Second {
