@@ -30,18 +30,19 @@ func importPath(docPath, location string) (path string, remote bool) {
 	return loc, false
 }
 
-// readImport reads the file an import's `location` names. Only a regular
+// ReadLocation reads a file a document names (an import's `location`, a
+// bind's `file://` location, a file found in a folder). Only a regular
 // file of at most MaxFileSize bytes is read: a location is whatever the
 // document says, and a device or a FIFO (`/dev/zero`, `/dev/stdin`) would
 // otherwise be read, or waited on, forever. Errors are *os.PathError.
-func readImport(path string) ([]byte, error) {
+func ReadLocation(path string) ([]byte, error) {
 	// Stat before opening: opening a FIFO blocks until someone writes to it.
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &os.PathError{Op: "read", Path: path, Err: errNotRegular}
+		return nil, &os.PathError{Op: "read", Path: path, Err: ErrNotRegular}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -53,14 +54,16 @@ func readImport(path string) ([]byte, error) {
 		return nil, &os.PathError{Op: "read", Path: path, Err: err}
 	}
 	if len(data) > MaxFileSize {
-		return nil, &os.PathError{Op: "read", Path: path, Err: errTooLarge}
+		return nil, &os.PathError{Op: "read", Path: path, Err: ErrTooLarge}
 	}
 	return data, nil
 }
 
 var (
-	errNotRegular = errors.New("not a regular file")
-	errTooLarge   = fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
+	// ErrNotRegular: ReadLocation reads regular files only.
+	ErrNotRegular = errors.New("not a regular file")
+	// ErrTooLarge: a file over MaxFileSize.
+	ErrTooLarge = fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
 )
 
 // ResolveImports returns doc with every imported consumes entry (`import` +
@@ -88,7 +91,7 @@ func ResolveImports(doc *Document) (*Document, error) {
 			}
 			shared, ok := cache[p]
 			if !ok {
-				data, err := readImport(p)
+				data, err := ReadLocation(p)
 				if err != nil {
 					return fmt.Errorf("%s:%s: consumes import %q: %w", doc.Path, cs.At("location"), cs.Import, err)
 				}

@@ -254,7 +254,7 @@ func (c *checker) resolveImport(cs *Consumes, ns *consumedNS, cache map[string]*
 	}
 	imported, ok := cache[p]
 	if !ok {
-		data, err := readImport(p)
+		data, err := ReadLocation(p)
 		if err != nil {
 			c.add(cs.At("location"), Error, "import-unresolved", "cannot read imported consumes file %q: %v", cs.Location, unwrapPathError(err))
 			cache[p] = nil

@@ -164,7 +164,7 @@ func readLocation(capabilityPath, location string) (map[string]string, error) {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(filepath.Dir(capabilityPath), p)
 	}
-	data, err := os.ReadFile(p)
+	data, err := spec.ReadLocation(p)
 	if err != nil {
 		return nil, fmt.Errorf("read bind file: %w", err)
 	}

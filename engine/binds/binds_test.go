@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/naftiko/naftiko/spec"
 )
@@ -122,5 +124,28 @@ binds:
 `)
 	if _, err := Resolve(missingKey, Options{Env: env(nil)}); err == nil || !strings.Contains(err.Error(), `key "not-there" not found`) {
 		t.Errorf("missing key: err = %v", err)
+	}
+}
+
+// TestFileLocationsAreRegularFiles: a location is whatever the document
+// says; a device or a FIFO is refused at once, not read or waited on.
+func TestFileLocationsAreRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "secrets.env")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, loc := range []string{"file:///dev/zero", "file://" + fifo, "file://" + dir} {
+		doc := parse(t, dir, "naftiko: 1.0.0-alpha2\nbinds:\n- namespace: x\n  location: "+loc+"\n  keys:\n    X: x\n")
+		done := make(chan error, 1)
+		go func() { _, err := Resolve(doc, Options{Env: env(nil)}); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "read bind file") {
+				t.Errorf("%s: err = %v", loc, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: still reading after 5 s", loc)
+		}
 	}
 }
