@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log"
 	"log/slog"
 	"maps"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -105,7 +103,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitUsage
 	}
-	files, err := collectCapabilities(fset.Args())
+	files, err := capabilityFiles(fset.Args())
 	if err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitUsage
@@ -306,57 +304,6 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
-}
-
-// collectCapabilities expands folders into the capability files they hold
-// (recursively, *.yaml/*.yml with a top-level naftiko key). A file named
-// explicitly is always taken.
-func collectCapabilities(paths []string) ([]string, error) {
-	var out []string
-	for _, p := range paths {
-		info, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read %s: %w", p, unwrapPathError(err))
-		}
-		if !info.IsDir() {
-			out = append(out, p)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() || !(strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
-				return nil
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			if spec.IsCapability(data) {
-				found = append(found, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("cannot read folder %s: %w", p, err)
-		}
-		if len(found) == 0 {
-			return nil, fmt.Errorf("folder %s holds no capability files (*.yaml or *.yml with a top-level naftiko: key)", p)
-		}
-		sort.Strings(found)
-		out = append(out, found...)
-	}
-	return out, nil
-}
-
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // servable picks the documents to serve. A file found in a folder that has

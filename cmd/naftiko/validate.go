@@ -7,12 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 
@@ -84,7 +80,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	// results): trading memory for fewer collections saves a tenth of the CPU.
 	debug.SetGCPercent(300)
 
-	files, err := validateTargets(paths)
+	files, err := capabilityFiles(paths)
 	if err != nil {
 		fmt.Fprintf(stderr, "naftiko validate: %v\n", err)
 		return exitUsage
@@ -156,73 +152,6 @@ func parseInterspersed(fset *flag.FlagSet, args []string) ([]string, error) {
 		paths = append(paths, rest[0])
 		args = rest[1:]
 	}
-}
-
-// validateTargets expands folders into the capability files they hold.
-// A file named explicitly is always validated; in folders, only YAML files
-// with a top-level `naftiko:` key are.
-func validateTargets(paths []string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	add := func(p string) {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	for _, p := range paths {
-		info, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read %s: %v", p, unwrapPath(err))
-		}
-		if !info.IsDir() {
-			add(p)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return fmt.Errorf("cannot read %s: %v", path, unwrapPath(err))
-			}
-			if d.IsDir() {
-				if path != p && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			ext := strings.ToLower(filepath.Ext(path))
-			if ext != ".yaml" && ext != ".yml" {
-				return nil
-			}
-			data, err := spec.ReadFile(path)
-			if err != nil {
-				return fmt.Errorf("cannot read %s: %v", path, unwrapPath(err))
-			}
-			if spec.IsCapability(data) {
-				found = append(found, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if len(found) == 0 {
-			return nil, fmt.Errorf("%s holds no capability files (*.yaml or *.yml with a top-level naftiko: key)", p)
-		}
-		sort.Strings(found)
-		for _, f := range found {
-			add(f)
-		}
-	}
-	return out, nil
-}
-
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // validateAll checks files in parallel; results keep the input order.

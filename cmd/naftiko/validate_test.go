@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -382,6 +383,11 @@ func TestValidateFolderPicksCapabilities(t *testing.T) {
 	must(os.WriteFile(filepath.Join(dir, "nested", "deeper", "b.yml"), src, 0o644))
 	must(os.WriteFile(filepath.Join(dir, "nested", "other.yaml"), []byte("kind: Deployment\n"), 0o644))
 	must(os.WriteFile(filepath.Join(dir, "notes.txt"), src, 0o644))
+	// A FIFO in a folder is passed over, not waited on (run reads folders
+	// the same way).
+	must(syscall.Mkfifo(filepath.Join(dir, "nested", "pipe.yaml"), 0o600))
+	must(os.MkdirAll(filepath.Join(dir, ".git"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, ".git", "hidden.yaml"), src, 0o644))
 	out, _, code := runValidateBin(t, "--format", "json", dir)
 	if code != 0 {
 		t.Fatalf("exit %d", code)
