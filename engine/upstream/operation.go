@@ -44,9 +44,12 @@ type Operation struct {
 	path      *template.Template // appended to the client's base URL
 	pathArgs  []pathArg          // the path parameters, for audit trails
 	pathQuery []queryPart        // a query string written inside the path
-	params    []param
-	body      *bodyTemplate
-	accept    string
+	// fileDots counts the dot segments the file itself writes in the path;
+	// a request whose path has more got them from a value.
+	fileDots int
+	params   []param
+	body     *bodyTemplate
+	accept   string
 }
 
 type pathArg struct {
@@ -131,6 +134,9 @@ func CompileOperation(c *Client, sig *spec.Signature, body *spec.RequestBody, me
 		v, ok := constants[name]
 		return v, ok
 	}).Slots(slot)
+	if shape, err := o.path.ExpandSlots(func(int) (string, bool) { return "x", true }, nil); err == nil {
+		o.fileDots = dotSegments(shape)
+	}
 	if query != "" {
 		for _, kv := range strings.Split(query, "&") {
 			if kv == "" {
@@ -263,6 +269,18 @@ func (c *segmentChecker) escape(v string) string {
 	return template.PathSegment(v)
 }
 
+// dotSegments counts the segments of an escaped path that an upstream
+// normalising URLs reads as "." or "..", escaped or not.
+func dotSegments(escaped string) int {
+	n := 0
+	for seg := range strings.SplitSeq(escaped, "/") {
+		if v, err := url.PathUnescape(seg); err == nil && (v == "." || v == "..") {
+			n++
+		}
+	}
+	return n
+}
+
 // checkField refuses a query, header or cookie value that is too long, or
 // a header or cookie value with control characters (which would otherwise
 // fail the request in the transport, as if the upstream were down).
@@ -290,6 +308,11 @@ func (o *Operation) NewRequest(ctx context.Context, in Args) (*http.Request, err
 	}
 	if seg.err != nil {
 		return nil, seg.err
+	}
+	// A value beside a literal dot (`/a/.{x}` with x ".") can make a dot
+	// segment no value is alone: judged on the whole path.
+	if strings.Contains(path, ".") && dotSegments(path) > o.fileDots {
+		return nil, badInput("a path value would make a dot segment (. or ..) in the upstream path")
 	}
 	var q []string
 	for _, p := range o.pathQuery {

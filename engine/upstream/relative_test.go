@@ -1,9 +1,11 @@
 package upstream
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/naftiko/naftiko/spec"
 )
@@ -58,6 +60,36 @@ func TestRelativeReadsLinksLikeTheParser(t *testing.T) {
 		}
 		if !ok || got != want || ref != got || !refOK {
 			t.Errorf("%s: %q %v, parsed %q %v, want %q", raw, got, ok, ref, refOK, want)
+		}
+	}
+}
+
+// TestValuesNeverMakeDotSegments: a value is escaped as one segment, and a
+// value beside a literal dot cannot complete a dot segment either; dots
+// the file writes itself stay the file's.
+func TestValuesNeverMakeDotSegments(t *testing.T) {
+	doc := func(path string) string {
+		return "naftiko: 1.0.0-alpha2\ncapability:\n  consumes:\n  - type: http\n    namespace: up\n    baseUri: https://up.invalid\n" +
+			"    resources:\n    - name: r\n      path: " + path + "\n      operations:\n      - {name: get, method: GET}\n"
+	}
+	cases := []struct {
+		path, value string
+		ok          bool
+	}{
+		{"/a/{x}", "..", false},
+		{"/a/{x}", ".", false},
+		{"/a/.{x}", ".", false},
+		{"/a/{x}.", ".", false},
+		{"/a/.{x}", "v", true},
+		{"/a/{x}..", "v", true},
+		{"/a/../b/{x}", "v", true}, // the file's own dots
+		{"/a/../b/.{x}", ".", false},
+	}
+	for _, tc := range cases {
+		op := compileOne(t, doc(tc.path), "https://up.invalid", time.Second)
+		_, err := op.NewRequest(context.Background(), Args{tc.value})
+		if (err == nil) != tc.ok {
+			t.Errorf("%s with %q: err = %v", tc.path, tc.value, err)
 		}
 	}
 }
