@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,25 +14,13 @@ import (
 	"github.com/naftiko/naftiko/engine/fault"
 	"github.com/naftiko/naftiko/engine/sandbox"
 	"github.com/naftiko/naftiko/spec"
+	"github.com/naftiko/naftiko/spec/spectest"
 )
-
-// sharedDir is ../shared beside the checkout: real capability files.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("shared data not found at %s (tests read ../shared beside the checkout): %v", dir, err)
-	}
-	return dir
-}
 
 // realQueries returns query strings made of the parameters the Cigna files
 // declare (FHIR search parameters: `_id`, `patient`, `address-postalcode`...).
 func realQueries(t testing.TB) []string {
-	files, err := filepath.Glob(filepath.Join(sharedDir(t), "capabilities", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(spectest.SharedDir(t), "capabilities", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no capability files (%v)", err)
 	}

@@ -4,13 +4,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/naftiko/naftiko/spec/spectest"
 )
 
 // BenchmarkValidateCorpus validates the 254 third-party files (3.3 MB of
 // YAML) once per iteration: parse, schema, rules, as `naftiko validate`
 // does. One op is the whole corpus.
 func BenchmarkValidateCorpus(b *testing.B) {
-	files, err := filepath.Glob(filepath.Join(sharedDir(b), "corpus", "third-party", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(spectest.SharedDir(b), "corpus", "third-party", "*.yaml"))
 	if err != nil || len(files) != 254 {
 		b.Fatalf("expected 254 third-party files, found %d (%v)", len(files), err)
 	}

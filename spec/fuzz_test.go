@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/naftiko/naftiko/spec/spectest"
 )
 
 // fuzzCorpusFiles are the real files FuzzParse starts from besides every
@@ -29,7 +31,7 @@ var fuzzCorpusFiles = []string{
 // 1) and a rule id that Rules documents, so editors and CI configurations
 // can key on it.
 func FuzzParse(f *testing.F) {
-	shared := sharedDir(f)
+	shared := spectest.SharedDir(f)
 	for _, name := range fuzzCorpusFiles {
 		data, err := os.ReadFile(filepath.Join(shared, name))
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/naftiko/naftiko/spec/spectest"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"gopkg.in/yaml.v3"
 )
@@ -26,7 +27,7 @@ var (
 
 func officialSchema(t testing.TB) *jsonschema.Schema {
 	t.Helper()
-	path := filepath.Join(sharedDir(t), "reference", "naftiko-schema-1.0.0-alpha2.json")
+	path := filepath.Join(spectest.SharedDir(t), "reference", "naftiko-schema-1.0.0-alpha2.json")
 	officialOnce.Do(func() {
 		f, err := os.Open(path)
 		if err != nil {
@@ -51,7 +52,7 @@ func officialSchema(t testing.TB) *jsonschema.Schema {
 // corpusFiles lists every real capability file we have.
 func corpusFiles(t testing.TB) []string {
 	t.Helper()
-	shared := sharedDir(t)
+	shared := spectest.SharedDir(t)
 	var files []string
 	for _, g := range []string{"corpus/*/*.yaml", "corpus/*/*.yml", "capabilities/*.yaml"} {
 		m, err := filepath.Glob(filepath.Join(shared, g))
@@ -71,7 +72,7 @@ func corpusFiles(t testing.TB) []string {
 // naftiko version and the official alpha2 verdict.
 func officialVerdicts(t testing.TB) map[string][2]string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(sharedDir(t), "reference", "official-schema-verdicts.tsv"))
+	f, err := os.Open(filepath.Join(spectest.SharedDir(t), "reference", "official-schema-verdicts.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/naftiko/naftiko/spec/spectest"
 )
 
 // The files of testdata/validate describe their own expectations: each
@@ -217,7 +219,7 @@ func TestBaseURIProblem(t *testing.T) {
 // The seed, as users run it: the four deviations the official schema
 // reports, at their lines, all warnings.
 func TestValidateSeed(t *testing.T) {
-	path := filepath.Join(sharedDir(t), "capabilities", "provider-access-patient.yaml")
+	path := filepath.Join(spectest.SharedDir(t), "capabilities", "provider-access-patient.yaml")
 	ds, err := ValidateFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -244,20 +246,6 @@ func TestValidateSeed(t *testing.T) {
 	if len(ds) != 10 {
 		t.Errorf("want 10 diagnostics, got %d:\n%v", len(ds), ds)
 	}
-}
-
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		// The corpus is part of the test suite: without it these tests would
-		// pass having checked nothing.
-		t.Fatalf("shared data not found at %s (tests read ../shared beside the checkout): %v", dir, err)
-	}
-	return dir
 }
 
 // The README's rule table is the one the code knows: a rule added, renamed

@@ -19,6 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/naftiko/naftiko/spec"
+	"github.com/naftiko/naftiko/spec/spectest"
 )
 
 // Drop-in compatibility: every real capability file we have, run as users
@@ -81,7 +82,7 @@ var dropinExpectedRefusals = map[string]string{
 }
 
 func TestDropIn(t *testing.T) {
-	shared := sharedDir(t)
+	shared := spectest.SharedDir(t)
 	thirdParty, _ := filepath.Glob(filepath.Join(shared, "corpus", "third-party", "*.yaml"))
 	cigna, _ := filepath.Glob(filepath.Join(shared, "capabilities", "*.yaml"))
 	if len(thirdParty) < 200 || len(cigna) < 17 {
@@ -271,7 +272,7 @@ func TestDropInSchemes(t *testing.T) {
 // nothing to serve in the folder are skipped; one route and one tool of
 // every capability are called through its prefix.
 func TestDropInOneProcess(t *testing.T) {
-	shared := sharedDir(t)
+	shared := spectest.SharedDir(t)
 	thirdParty, _ := filepath.Glob(filepath.Join(shared, "corpus", "third-party", "*.yaml"))
 	cigna, _ := filepath.Glob(filepath.Join(shared, "capabilities", "*.yaml"))
 	all := append(append([]string(nil), thirdParty...), cigna...)
@@ -499,7 +500,7 @@ func TestDropInOneProcess(t *testing.T) {
 // spells out: missing, naftiko run stops and names it and the --upstream
 // alternative; given, the file starts.
 func TestDropInServerVariables(t *testing.T) {
-	shared := sharedDir(t)
+	shared := spectest.SharedDir(t)
 	all, _ := filepath.Glob(filepath.Join(shared, "corpus", "third-party", "*.yaml"))
 	synthetic, _ := filepath.Glob(filepath.Join(repoDir(t), "testdata", "dropin", "*.yaml"))
 	all = append(all, synthetic...)

@@ -24,6 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/naftiko/naftiko/spec"
+	"github.com/naftiko/naftiko/spec/spectest"
 )
 
 // serverVariableEnv is the environment variable naftiko reads for each
@@ -52,7 +53,7 @@ var serverVariableEnv = map[string]string{
 
 // dropinFiles are the capability files the drop-in tests run.
 func dropinFiles(t *testing.T) []string {
-	shared := sharedDir(t)
+	shared := spectest.SharedDir(t)
 	thirdParty, _ := filepath.Glob(filepath.Join(shared, "corpus", "third-party", "*.yaml"))
 	cigna, _ := filepath.Glob(filepath.Join(shared, "capabilities", "*.yaml"))
 	synthetic, _ := filepath.Glob(filepath.Join(repoDir(t), "testdata", "dropin", "*.yaml"))

@@ -34,20 +34,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// sharedDir is ../shared beside the checkout: real capability files and
-// corpora, read-only.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("shared data not found at %s (tests read ../shared beside the checkout): %v", dir, err)
-	}
-	return dir
-}
-
 // repoDir is the project root.
 func repoDir(t testing.TB) string {
 	t.Helper()

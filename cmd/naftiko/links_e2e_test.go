@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/naftiko/naftiko/spec/spectest"
 )
 
 // startSandboxFile serves a capability against the built-in sandbox and
@@ -130,7 +132,7 @@ func TestLinksRecordThroughTheGateway(t *testing.T) {
 
 // A paged search of a directory capability walks link by link.
 func TestLinksPagedSearch(t *testing.T) {
-	file := filepath.Join(sharedDir(t), "capabilities", "provider-directory-practitioner.yaml")
+	file := filepath.Join(spectest.SharedDir(t), "capabilities", "provider-directory-practitioner.yaml")
 	rest, upstream := startSandboxFile(t, file, "provider-directory-practitioner-rest",
 		"--listen", "provider-directory-practitioner-mcp=127.0.0.1:0")
 	resp, body := get(t, rest+"/v1/practitioner")
@@ -156,7 +158,7 @@ func TestLinksPagedSearch(t *testing.T) {
 // FHIR Bulk Data end to end through the gateway: kick-off, status polling,
 // the manifest, every file (NDJSON that parses as FHIR), cancellation.
 func TestLinksBulkDataThroughTheGateway(t *testing.T) {
-	file := filepath.Join(sharedDir(t), "capabilities", "provider-access-bulk-data.yaml")
+	file := filepath.Join(spectest.SharedDir(t), "capabilities", "provider-access-bulk-data.yaml")
 	rest, upstream := startSandboxFile(t, file, "provider-access-bulk-data-rest",
 		"--listen", "provider-access-bulk-data-mcp=127.0.0.1:0")
 	kick := func() string {

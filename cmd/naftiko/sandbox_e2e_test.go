@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/naftiko/naftiko/spec/spectest"
 )
 
 // TestRunSandboxSeed is the README's first command: the seed against the
@@ -89,7 +90,7 @@ func TestRunSandboxSeed(t *testing.T) {
 // TestRunSandboxAllCignaFiles serves the 17 Cigna files from one folder on
 // the ports they declare, remapped: every capability under its prefix.
 func TestRunSandboxAllCignaFiles(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "capabilities")
+	dir := filepath.Join(spectest.SharedDir(t), "capabilities")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	nsRe := regexp.MustCompile(`namespace: (\S+-(rest|mcp))\n`)
 	var namespaces [][]string

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/naftiko/naftiko/spec/spectest"
 )
 
 // End-to-end tests of `naftiko validate`, through the built binary.
@@ -76,7 +78,7 @@ func truncateOut(s string) string {
 // The Cigna files run as written (warnings only) and fail --strict exactly
 // where the official schema objects.
 func TestValidateCignaFiles(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "capabilities")
+	dir := filepath.Join(spectest.SharedDir(t), "capabilities")
 	out, stderr, code := runValidateBin(t, dir)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0:\n%s%s", code, truncateOut(out), stderr)
@@ -150,7 +152,7 @@ func atoi(s string) int {
 // the reference engine's repository. It returns corpus name -> new path.
 func manifestLayout(t *testing.T) map[string]string {
 	t.Helper()
-	src := filepath.Join(sharedDir(t), "corpus", "reference-engine")
+	src := filepath.Join(spectest.SharedDir(t), "corpus", "reference-engine")
 	f, err := os.Open(filepath.Join(src, "MANIFEST.tsv"))
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +190,7 @@ func manifestLayout(t *testing.T) map[string]string {
 // {set, naftiko version, alpha2 verdict}.
 func verdictsTSV(t *testing.T) map[string][3]string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(sharedDir(t), "reference", "official-schema-verdicts.tsv"))
+	data, err := os.ReadFile(filepath.Join(spectest.SharedDir(t), "reference", "official-schema-verdicts.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +258,7 @@ func TestValidateReferenceFixturesStrict(t *testing.T) {
 
 // No file of the corpus crashes the validator: exit 0 or 1, one JSON report.
 func TestValidateCorpusNeverCrashes(t *testing.T) {
-	shared := sharedDir(t)
+	shared := spectest.SharedDir(t)
 	var paths []string
 	for _, g := range []string{"corpus/*/*.yaml", "corpus/*/*.yml", "capabilities/*.yaml"} {
 		m, _ := filepath.Glob(filepath.Join(shared, g))
@@ -294,7 +296,7 @@ var thirdPartyFailures = map[string]string{
 }
 
 func TestValidateThirdPartyDefaultMode(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "corpus", "third-party")
+	dir := filepath.Join(spectest.SharedDir(t), "corpus", "third-party")
 	out, _, code := runValidateBin(t, "--format", "json", dir)
 	if code != 1 {
 		t.Errorf("exit %d, want 1 (some files cannot run)", code)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,26 +18,14 @@ import (
 
 	"github.com/naftiko/naftiko/engine/sandbox"
 	"github.com/naftiko/naftiko/spec"
+	"github.com/naftiko/naftiko/spec/spectest"
 )
-
-// sharedDir is ../shared beside the checkout: real capability files.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("shared data not found at %s (tests read ../shared beside the checkout): %v", dir, err)
-	}
-	return dir
-}
 
 // realArguments returns tools/call arguments shaped like what the Cigna
 // tools take: each tool's inputs (or the consumed parameters it is
 // inferred from) with sandbox member ids as values.
 func realArguments(t testing.TB) [][]byte {
-	files, err := filepath.Glob(filepath.Join(sharedDir(t), "capabilities", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(spectest.SharedDir(t), "capabilities", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no capability files (%v)", err)
 	}

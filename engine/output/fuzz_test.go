@@ -15,26 +15,14 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/naftiko/naftiko/spec"
+	"github.com/naftiko/naftiko/spec/spectest"
 )
-
-// sharedDir is ../shared beside the checkout: real capability files.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("shared data not found at %s (tests read ../shared beside the checkout): %v", dir, err)
-	}
-	return dir
-}
 
 // realMappings returns every JSONPath the corpus writes in an output
 // (`mapping`, or a `value` that is a JSONPath), each once, and a few of its
 // files as JSON documents to apply them to.
 func realMappings(t testing.TB) (mappings []string, bodies [][]byte) {
-	shared := sharedDir(t)
+	shared := spectest.SharedDir(t)
 	var files []string
 	for _, pattern := range []string{"capabilities/*.yaml", "corpus/third-party/*.yaml", "corpus/reference-engine/*.y*ml"} {
 		m, err := filepath.Glob(filepath.Join(shared, pattern))

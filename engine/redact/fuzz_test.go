@@ -16,20 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/naftiko/naftiko/spec"
+	"github.com/naftiko/naftiko/spec/spectest"
 )
-
-// sharedDir is ../shared beside the checkout: real capability files.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("shared data not found at %s (tests read ../shared beside the checkout): %v", dir, err)
-	}
-	return dir
-}
 
 // realBodies returns a few real documents, as YAML text and as JSON: what
 // an upstream answer looks like around an echoed secret.
@@ -37,7 +25,7 @@ func realBodies(t testing.TB) [][]byte {
 	var out [][]byte
 	for _, name := range []string{"capabilities/provider-access-patient.yaml", "capabilities/patient-access-condition.yaml",
 		"corpus/third-party/adyen__checkout-orders.yaml"} {
-		data, err := os.ReadFile(filepath.Join(sharedDir(t), name))
+		data, err := os.ReadFile(filepath.Join(spectest.SharedDir(t), name))
 		if err != nil {
 			t.Fatal(err)
 		}

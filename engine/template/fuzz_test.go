@@ -2,32 +2,19 @@ package template
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/naftiko/naftiko/spec"
+	"github.com/naftiko/naftiko/spec/spectest"
 )
-
-// sharedDir is ../shared beside the checkout: real capability files.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("shared data not found at %s (tests read ../shared beside the checkout): %v", dir, err)
-	}
-	return dir
-}
 
 // realTemplates returns the consumed paths and baseUris of the real
 // capability files that hold a placeholder, each once.
 func realTemplates(t testing.TB) []string {
-	shared := sharedDir(t)
+	shared := spectest.SharedDir(t)
 	var files []string
 	for _, pattern := range []string{"capabilities/*.yaml", "corpus/third-party/*.yaml"} {
 		m, err := filepath.Glob(filepath.Join(shared, pattern))
