@@ -30,7 +30,7 @@ func benchBundle(size int) string {
 
 // benchServer serves the seed's MCP block against an upstream answering a
 // Bundle of size bytes and returns its Streamable HTTP URL.
-func benchServer(b *testing.B, size int) string {
+func benchServer(b *testing.B, size int, opts ...Option) string {
 	body := benchBundle(size)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/fhir+json")
@@ -47,7 +47,7 @@ func benchServer(b *testing.B, size int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(New(c.MCP[0], nil).Handler())
+	srv := httptest.NewServer(New(c.MCP[0], nil, opts...).Handler())
 	b.Cleanup(srv.Close)
 	return srv.URL + "/mcp"
 }
@@ -78,15 +78,17 @@ func benchmarkToolCall(b *testing.B, size int) {
 }
 
 // BenchmarkToolCall1KB and BenchmarkToolCall1MB measure a whole tools/call
-// round trip (client and server in one process) over Streamable HTTP.
+// round trip (client and server in one process) over Streamable HTTP, with
+// the default result budget: the 1 MB record comes back as its first page.
 func BenchmarkToolCall1KB(b *testing.B) { benchmarkToolCall(b, 1<<10) }
 func BenchmarkToolCall1MB(b *testing.B) { benchmarkToolCall(b, 1<<20) }
 
 // benchmarkServerToolCall measures the server side alone: plain HTTP posts
 // of tools/call on an initialized session, answers read and discarded (the
-// Go SDK client's own decoding of a 1 MB result costs as much again).
-func benchmarkServerToolCall(b *testing.B, size int) {
-	url := benchServer(b, size)
+// Go SDK client's own decoding of a 1 MB result costs as much again). An
+// answer shorter than want bytes is a failure: the record did not arrive.
+func benchmarkServerToolCall(b *testing.B, size, want int, opts ...Option) {
+	url := benchServer(b, size, opts...)
 	post := func(session, body string) *http.Response {
 		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(body)))
 		req.Header.Set("Content-Type", "application/json")
@@ -114,11 +116,23 @@ func benchmarkServerToolCall(b *testing.B, size int) {
 		resp := post(session, call)
 		n, _ := io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || n < int64(size) {
+		if resp.StatusCode != http.StatusOK || n < int64(want) {
 			b.Fatalf("tools/call: HTTP %d, %d bytes", resp.StatusCode, n)
 		}
 	}
 }
 
-func BenchmarkServerToolCall1KB(b *testing.B) { benchmarkServerToolCall(b, 1<<10) }
-func BenchmarkServerToolCall1MB(b *testing.B) { benchmarkServerToolCall(b, 1<<20) }
+// BenchmarkServerToolCall1KB answers a record within the budget, whole.
+func BenchmarkServerToolCall1KB(b *testing.B) { benchmarkServerToolCall(b, 1<<10, 1<<10) }
+
+// BenchmarkServerToolCall1MB answers a 1 MB record whole (budget 0), the
+// path of clients that take large results.
+func BenchmarkServerToolCall1MB(b *testing.B) {
+	benchmarkServerToolCall(b, 1<<20, 1<<20, WithResultBudget(0))
+}
+
+// BenchmarkServerToolCall1MBPaged answers the first page of a 1 MB record
+// under the default budget: the upstream body is read and cut every call.
+func BenchmarkServerToolCall1MBPaged(b *testing.B) {
+	benchmarkServerToolCall(b, 1<<20, DefaultResultBudget/2)
+}
