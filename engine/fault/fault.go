@@ -66,6 +66,10 @@ const (
 	TooLarge
 	// RequestTimeout: the caller's request body did not arrive in time.
 	RequestTimeout
+	// UpstreamUnavailable: the upstream kept failing, so the gateway stops
+	// calling it for a while (its circuit breaker is open); no call was
+	// made. RetryAfter says when it tries again.
+	UpstreamUnavailable
 )
 
 type kindInfo struct {
@@ -93,6 +97,7 @@ var kinds = [...]kindInfo{
 	UpstreamBusy:          {"upstream-busy", "Too many calls in flight to the upstream", http.StatusServiceUnavailable, true},
 	TooLarge:              {"request-too-large", "Request too large", http.StatusRequestEntityTooLarge, false},
 	RequestTimeout:        {"request-timeout", "Request timeout", http.StatusRequestTimeout, true},
+	UpstreamUnavailable:   {"upstream-unavailable", "Upstream unavailable", http.StatusServiceUnavailable, true},
 }
 
 // Slug is the stable last part of the problem type.

@@ -41,6 +41,9 @@ type Client struct {
 	slots     chan struct{}
 	queueWait time.Duration
 	secrets   *redact.Set
+	observer  Observer
+	retry     retryPolicy
+	breaker   *breaker // nil: none
 }
 
 // acquire takes a call slot, waiting at most queueWait; release gives it
@@ -89,6 +92,24 @@ type ClientOptions struct {
 	// A call over the bound waits up to QueueWait, then fails UpstreamBusy.
 	MaxConcurrent int
 	QueueWait     time.Duration
+	// Observer is told about every attempt (metrics, traces); nil: none.
+	Observer Observer
+	// Retries is how many times a call that may be repeated (GET, HEAD,
+	// OPTIONS or WithIdempotent, without a body) is retried after no
+	// connection or a 502, 503, 504 or 429: 0 means DefaultRetries, -1
+	// none. Waits are jittered exponential (DefaultRetryBackoffBase
+	// doubling, full jitter) up to RetryBackoffMax (0: DefaultRetryBackoffMax)
+	// or what Retry-After asks; attempts and waits together stay within
+	// Timeout and the context's deadline.
+	Retries         int
+	RetryBackoffMax time.Duration
+	// BreakerFailures consecutive failed attempts (no answer, a timeout, a
+	// 5xx) open the namespace's circuit breaker: calls then fail fast,
+	// UpstreamUnavailable, for BreakerOpen (0: DefaultBreakerOpen), before
+	// one probe may close it again. 0 means DefaultBreakerFailures, -1 no
+	// breaker.
+	BreakerFailures int
+	BreakerOpen     time.Duration
 	// Secrets receives the credentials the client derives or obtains (a
 	// basic-auth header value, OAuth2 access tokens), so they are masked
 	// wherever the capability's own secrets are. Nil records nothing.
@@ -192,6 +213,12 @@ func NewClient(c *spec.Consumes, opts ClientOptions, static StaticResolver) (*Cl
 	}
 	cl.redirected = opts.BaseURL != "" && opts.TokensFromBase
 	cl.secrets = opts.Secrets
+	cl.observer = opts.Observer
+	if cl.observer == nil {
+		cl.observer = nopObserver{}
+	}
+	cl.retry = newRetryPolicy(opts.Retries, opts.RetryBackoffMax)
+	cl.breaker = newBreaker(c.Namespace, opts.BreakerFailures, opts.BreakerOpen, cl.observer)
 	auth, err := newAuthenticator(c.Authentication, static, cl)
 	if err != nil {
 		return nil, fmt.Errorf("consumes %q: %w", c.Namespace, err)
@@ -353,40 +380,119 @@ func (c *Client) Forward(ctx context.Context, method, escapedSubpath, rawQuery s
 	})
 }
 
+// doWatched makes one call: it takes a concurrency slot, held across
+// attempts until the body is closed; asks the circuit breaker before each
+// attempt; and retries while the call may be repeated, the answer says
+// "not now" and the budget allows (Timeout from the first attempt, within
+// ctx's deadline). The watchdog runs from the first attempt, so the wait
+// for headers, attempts and waits together, never exceeds the timeout;
+// then it watches the body. An answer is handed back once, and nothing is
+// retried after that.
 func (c *Client) doWatched(ctx context.Context, opName string, build func(context.Context) (*http.Request, error)) (*http.Response, error) {
+	operation := c.Namespace + "." + opName
 	release, err := c.acquire(ctx)
 	if err != nil {
+		if fault.Of(err, fault.UpstreamBusy) {
+			_, end := c.observer.StartCall(ctx, c.Namespace, operation)
+			end(OutcomeBusy, 0, 0)
+		}
 		return nil, err
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	wd := newWatchdog(c.timeout, cancel)
-
-	req, err := build(ctx)
-	if err != nil {
+	deadline := time.Now().Add(c.timeout)
+	if d, ok := parent.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	fail := func(err error) (*http.Response, error) {
 		wd.stop()
 		cancel()
 		release()
 		return nil, err
 	}
-	resp, err := c.send(ctx, req)
-	if err != nil {
-		release()
-		timedOut := wd.stop()
-		callerGone := ctx.Err() != nil && !timedOut // before our own cancel
-		cancel()
-		if callerGone {
-			return nil, context.Cause(ctx) // the caller went away
-		}
-		if timedOut {
-			return nil, &fault.Fault{Kind: fault.UpstreamTimeout, Detail: "the upstream did not answer in time",
-				Operation: c.Namespace + "." + opName, Err: err}
-		}
-		return nil, &fault.Fault{Kind: fault.UpstreamUnreachable, Detail: "the upstream could not be reached",
-			Operation: c.Namespace + "." + opName, Err: err}
+	timeout := func(err error) error {
+		return &fault.Fault{Kind: fault.UpstreamTimeout, Detail: "the upstream did not answer in time", Operation: operation, Err: err}
 	}
-	wd.touch()
-	resp.Body = &watchedBody{ReadCloser: resp.Body, wd: wd, release: release}
-	return resp, nil
+	for attempt := 0; ; attempt++ {
+		req, err := build(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		done, refused := c.breaker.allow(operation)
+		if refused != nil {
+			_, end := c.observer.StartCall(ctx, c.Namespace, operation)
+			end(OutcomeOpen, 0, 0)
+			return fail(refused)
+		}
+		actx, end := c.observer.StartCall(ctx, c.Namespace, operation)
+		req = req.WithContext(actx)
+		c.observer.Inject(actx, req.Header)
+		again := attempt < c.retry.max && repeatable(parent, req)
+		sent := time.Now()
+		resp, err := c.send(actx, req)
+		took := time.Since(sent)
+		if err != nil {
+			timedOut := wd.timedOut()
+			switch {
+			case parent.Err() != nil && !timedOut: // the caller went away
+				end(OutcomeCanceled, 0, took)
+				done(errAttemptIgnored)
+				return fail(context.Cause(parent))
+			case timedOut:
+				end(OutcomeTimeout, 0, took)
+				done(errAttemptFailed)
+				return fail(timeout(err))
+			}
+			end(OutcomeUnreachable, 0, took)
+			done(errAttemptFailed)
+			var wait time.Duration
+			if again && connectionError(err) {
+				wait, again = c.retry.delay(attempt, nil, deadline)
+			} else {
+				again = false
+			}
+			if !again {
+				return fail(&fault.Fault{Kind: fault.UpstreamUnreachable, Detail: "the upstream could not be reached",
+					Operation: operation, Err: err})
+			}
+			if err := c.pause(ctx, parent, wd, wait, operation); err != nil {
+				return fail(err)
+			}
+			continue
+		}
+		end(OutcomeOf(resp.StatusCode), resp.StatusCode, took)
+		done(verdict(resp.StatusCode))
+		var wait time.Duration
+		if again && retryableStatus(resp.StatusCode) {
+			wait, again = c.retry.delay(attempt, resp, deadline)
+		} else {
+			again = false
+		}
+		if !again {
+			wd.touch()
+			resp.Body = &watchedBody{ReadCloser: resp.Body, wd: wd, release: release}
+			return resp, nil
+		}
+		discard(resp.Body)
+		if err := c.pause(ctx, parent, wd, wait, operation); err != nil {
+			return fail(err)
+		}
+	}
+}
+
+// pause counts a retry and waits d before it (ctx is the call's, which
+// the watchdog cancels). It fails when the caller goes away, or the
+// watchdog ends the call's budget, meanwhile.
+func (c *Client) pause(ctx, parent context.Context, wd *watchdog, d time.Duration, operation string) error {
+	c.observer.Retry(c.Namespace)
+	if sleep(ctx, d) {
+		return nil
+	}
+	if parent.Err() != nil && !wd.timedOut() {
+		return context.Cause(parent)
+	}
+	return &fault.Fault{Kind: fault.UpstreamTimeout, Detail: "the upstream did not answer in time", Operation: operation}
 }
 
 func (c *Client) send(ctx context.Context, req *http.Request) (*http.Response, error) {
