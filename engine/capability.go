@@ -55,6 +55,14 @@ type Options struct {
 	// waits up to UpstreamQueueWait, then fails upstream-busy (503).
 	UpstreamConcurrency int
 	UpstreamQueueWait   time.Duration
+	// UpstreamRetries, UpstreamRetryBackoffMax, UpstreamBreakerFailures and
+	// UpstreamBreakerOpen are upstream.ClientOptions' Retries,
+	// RetryBackoffMax, BreakerFailures and BreakerOpen (0: the defaults;
+	// -1: no retries, no breaker).
+	UpstreamRetries         int
+	UpstreamRetryBackoffMax time.Duration
+	UpstreamBreakerFailures int
+	UpstreamBreakerOpen     time.Duration
 }
 
 // Capability is one compiled file. It holds no spec data: everything was
@@ -177,7 +185,9 @@ func (c *compiler) compileConsumes() error {
 		base := cmp.Or(c.opts.Upstreams[cs.Namespace], c.opts.Upstreams["*"])
 		cl, err := upstream.NewClient(cs, upstream.ClientOptions{BaseURL: base, Timeout: c.opts.Timeout,
 			Transport: c.opts.Transport, InputAlias: c.scope.Alias, TokensFromBase: true,
-			MaxConcurrent: c.opts.UpstreamConcurrency, QueueWait: c.opts.UpstreamQueueWait, Secrets: c.cap.Vars.Secrets()}, c.static)
+			MaxConcurrent: c.opts.UpstreamConcurrency, QueueWait: c.opts.UpstreamQueueWait, Secrets: c.cap.Vars.Secrets(),
+			Retries: c.opts.UpstreamRetries, RetryBackoffMax: c.opts.UpstreamRetryBackoffMax,
+			BreakerFailures: c.opts.UpstreamBreakerFailures, BreakerOpen: c.opts.UpstreamBreakerOpen}, c.static)
 		if err != nil {
 			return fmt.Errorf("%s:%s: %w", doc.Path, cs.Pos, err)
 		}

@@ -83,6 +83,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	maxSessions := fset.Int("mcp-max-sessions", server.DefaultMCPMaxSessions, "MCP sessions one block holds at once; more are refused with 503")
 	budget := fset.Int("mcp-result-budget", mcpserver.DefaultResultBudget, "bytes of JSON one MCP tool result carries; larger results come in pages (0: whole results, no paging)")
 	linkKey := fset.String("link-key", "", "`KEY` sealing page cursors, shared by replicas (64 hex digits, base64 of 32 bytes, or a passphrase of 32+ characters); default $NAFTIKO_LINK_KEY, else random per process")
+	retries := fset.Int("upstream-retries", upstream.DefaultRetries, "retries of a GET, HEAD or OPTIONS call whose upstream could not be reached or answered 502, 503, 504 or 429 (jittered backoff from 100 ms up to 2 s, Retry-After honoured, within --timeout); 0: none")
+	breakerFailures := fset.Int("upstream-breaker-failures", upstream.DefaultBreakerFailures, "consecutive failed upstream attempts (no answer, timeout, 5xx) that open a namespace's circuit breaker: calls then fail fast with 503 upstream-unavailable; 0: no breaker")
+	breakerOpen := fset.Duration("upstream-breaker-open", upstream.DefaultBreakerOpen, "how long an open circuit breaker refuses calls before one probe may close it")
 	fset.Usage = func() {
 		fmt.Fprint(stderr, runUsage)
 		fset.PrintDefaults()
@@ -139,7 +142,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	go func() { validated <- validate(docs, parsed) }()
 
 	opts := engine.Options{Upstreams: upstreams.m, Listens: listens.m, Timeout: *timeout,
-		UpstreamConcurrency: *concurrency, UpstreamQueueWait: *queueWait}
+		UpstreamConcurrency: *concurrency, UpstreamQueueWait: *queueWait,
+		UpstreamRetries: cmp.Or(*retries, -1), UpstreamBreakerFailures: cmp.Or(*breakerFailures, -1), UpstreamBreakerOpen: *breakerOpen}
 	if *useSandbox {
 		sb := sandbox.New(sandbox.Options{})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
