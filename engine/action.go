@@ -310,9 +310,10 @@ func (b *boundOp) do(ctx context.Context, c *Call, results map[string]any) (*htt
 		args[i] = src.value(c, results)
 	}
 	resp, err := b.op.Do(ctx, args)
-	if err == nil || !(fault.Of(err, fault.BadInput) || fault.Of(err, fault.UpstreamBusy)) {
+	if err == nil || !(fault.Of(err, fault.BadInput) || fault.Of(err, fault.UpstreamBusy) || fault.Of(err, fault.UpstreamUnavailable)) {
 		// Sent (or attempted): the audit line names it. A request refused
-		// while being built, or never given a slot, did not leave.
+		// while being built, never given a slot, or refused by an open
+		// circuit breaker, did not leave.
 		c.record(b.op, args)
 	}
 	return resp, err

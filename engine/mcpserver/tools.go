@@ -350,6 +350,13 @@ func (tl *tool) describe(f *fault.Fault) string {
 	case fault.UpstreamBusy:
 		return "The gateway is already making as many calls to this upstream as it allows, so this call was not made. " +
 			"This is not caused by your arguments; retry in a few seconds."
+	case fault.UpstreamUnavailable:
+		after := "a few seconds"
+		if f.RetryAfter != "" {
+			after = f.RetryAfter + " seconds"
+		}
+		return "The upstream has been failing, so the gateway stopped calling it for a while and this call was not made. " +
+			"This is not caused by your arguments; retry after " + after + "."
 	case fault.UpstreamBadResponse:
 		status := ""
 		if f.UpstreamStatus != 0 {
