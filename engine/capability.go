@@ -63,6 +63,8 @@ type Options struct {
 	UpstreamRetryBackoffMax time.Duration
 	UpstreamBreakerFailures int
 	UpstreamBreakerOpen     time.Duration
+	// Observer is told about every upstream attempt (metrics, traces).
+	Observer upstream.Observer
 }
 
 // Capability is one compiled file. It holds no spec data: everything was
@@ -76,8 +78,11 @@ type Capability struct {
 	Vars  *binds.Vars
 	Rest  []*RestSurface
 	MCP   []*MCPSurface
-	// Unserved names exposes blocks of other types (skill, control), which
-	// naftiko does not serve.
+	// Control is the file's control block, if any: health, readiness,
+	// metrics and status on a port of its own.
+	Control *ControlSurface
+	// Unserved names exposes blocks of other types (skill), which naftiko
+	// does not serve.
 	Unserved []string
 	// Upstreams are the consumes namespaces, by name: where links in
 	// answers may point, and what follow URLs fetch from.
@@ -163,6 +168,17 @@ func Compile(doc *spec.Document, opts Options) (*Capability, error) {
 				return nil, err
 			}
 			c.cap.MCP = append(c.cap.MCP, s)
+		case "control":
+			if c.cap.Control != nil {
+				return nil, fmt.Errorf("%s: a second control block: a capability has at most one", c.where(ex.Pos))
+			}
+			auth, err := c.inboundAuth(ex)
+			if err != nil {
+				return nil, err
+			}
+			cs := compileControl(ex)
+			cs.Capability, cs.Auth, cs.Address = c.cap, auth, c.address(ControlNamespace, ex.Address, ex.Port)
+			c.cap.Control = cs
 		default:
 			c.cap.Unserved = append(c.cap.Unserved, describeBlock(ex))
 		}
@@ -186,7 +202,7 @@ func (c *compiler) compileConsumes() error {
 		cl, err := upstream.NewClient(cs, upstream.ClientOptions{BaseURL: base, Timeout: c.opts.Timeout,
 			Transport: c.opts.Transport, InputAlias: c.scope.Alias, TokensFromBase: true,
 			MaxConcurrent: c.opts.UpstreamConcurrency, QueueWait: c.opts.UpstreamQueueWait, Secrets: c.cap.Vars.Secrets(),
-			Retries: c.opts.UpstreamRetries, RetryBackoffMax: c.opts.UpstreamRetryBackoffMax,
+			Observer: c.opts.Observer, Retries: c.opts.UpstreamRetries, RetryBackoffMax: c.opts.UpstreamRetryBackoffMax,
 			BreakerFailures: c.opts.UpstreamBreakerFailures, BreakerOpen: c.opts.UpstreamBreakerOpen}, c.static)
 		if err != nil {
 			return fmt.Errorf("%s:%s: %w", doc.Path, cs.Pos, err)

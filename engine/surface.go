@@ -3,6 +3,8 @@ package engine
 import (
 	"cmp"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -34,6 +36,44 @@ type Route struct {
 type Forward struct {
 	Client         *upstream.Client
 	TrustedHeaders []string
+}
+
+// ControlNamespace names a control block where flags need a namespace
+// (--listen control=HOST:PORT): the block itself has none.
+const ControlNamespace = "control"
+
+// ControlSurface is a compiled control exposes block: the operator's
+// endpoints (health, readiness, metrics, status) on a port of their own.
+type ControlSurface struct {
+	Capability *Capability
+	Address    string          // host:port
+	Auth       *inbound.Config // nil: the block declares no authentication
+	// Health serves /healthz and /readyz (management.health, default on);
+	// Status serves /status (management.info, default on); Metrics serves
+	// /metrics (observability.enabled and metrics.local.enabled, default
+	// on).
+	Health, Status, Metrics bool
+	// Unread names the block's settings naftiko does not act on
+	// ("observability.traces", "management.scripting", ...).
+	Unread []string
+}
+
+func compileControl(ex *spec.Exposes) *ControlSurface {
+	on := func(b *bool) bool { return b == nil || *b }
+	cs := &ControlSurface{Health: true, Status: true, Metrics: true}
+	if m := ex.Management; m != nil {
+		cs.Health, cs.Status = on(m.Health), on(m.Info)
+		for _, k := range slices.Sorted(maps.Keys(m.Other)) {
+			cs.Unread = append(cs.Unread, "management."+k)
+		}
+	}
+	if o := ex.Observability; o != nil {
+		cs.Metrics = on(o.Enabled) && on(o.Metrics.Local.Enabled)
+		for _, k := range slices.Sorted(maps.Keys(o.Other)) {
+			cs.Unread = append(cs.Unread, "observability."+k)
+		}
+	}
+	return cs
 }
 
 // MCPSurface is a compiled MCP exposes block.

@@ -171,6 +171,31 @@ type Exposes struct {
 	Tools         []Tool            `yaml:"tools"`
 	Prompts       []MCPPrompt       `yaml:"prompts"`
 	Skills        []yaml.Node       `yaml:"skills"`
+	// Management and Observability are read on a control block.
+	Management    *ControlManagement    `yaml:"management"`
+	Observability *ControlObservability `yaml:"observability"`
+}
+
+// ControlManagement is what naftiko reads of a control block's
+// `management`: whether health and status are served. Other keys
+// (reload, validate, logs, scripting) are kept by name only.
+type ControlManagement struct {
+	Health *bool                `yaml:"health"`
+	Info   *bool                `yaml:"info"`
+	Other  map[string]yaml.Node `yaml:",inline"`
+}
+
+// ControlObservability is what naftiko reads of a control block's
+// `observability`: whether metrics are served. Traces follow the OTEL_*
+// environment; the other keys are kept by name only.
+type ControlObservability struct {
+	Enabled *bool `yaml:"enabled"`
+	Metrics struct {
+		Local struct {
+			Enabled *bool `yaml:"enabled"`
+		} `yaml:"local"`
+	} `yaml:"metrics"`
+	Other map[string]yaml.Node `yaml:",inline"`
 }
 
 // ExposedResource is a REST path.

@@ -18,6 +18,7 @@ func (c *checker) checkExposes() {
 		label   string
 	}
 	ports := map[int][]listener{}
+	var control *Exposes
 	for _, e := range c.exposes() {
 		label := fmt.Sprintf("%s exposes block `%s`", e.Type, e.Namespace)
 		if e.Type == "control" {
@@ -63,6 +64,11 @@ func (c *checker) checkExposes() {
 			c.checkPrompts(e)
 		case "skill":
 			c.checkSkills(e)
+		case "control":
+			if control != nil {
+				c.add(e.KeyAt("type"), Error, "control-duplicate", "a second control exposes block (the first is at line %d): a capability has one", control.Pos.Line)
+			}
+			control = e
 		}
 	}
 }

@@ -227,6 +227,7 @@ var Rules = []Rule{
 	{"name-duplicate", Error, "two consumed operations of a namespace, steps, functions, MCP resources or prompts share a name"},
 	{"route-duplicate", Error, "two REST operations of one block share a path and method (`{a}` and `{b}` in the same place are the same route)"},
 	{"port-conflict", Error, "two exposes blocks of one file listen on the same port"},
+	{"control-duplicate", Error, "a second control exposes block in one file"},
 	{"bind-unknown-variable", Error, "`{{ns.X}}` where bind namespace `ns` declares no `X`"},
 	{"bind-location-unsupported", Error, "bind `location` with a scheme other than file://"},
 	{"variable-undeclared", Warning, "`{{X}}` that no bind declares (read from the environment)"},

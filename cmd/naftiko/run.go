@@ -23,8 +23,10 @@ import (
 	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/continuation"
 	"github.com/naftiko/naftiko/engine/mcpserver"
+	"github.com/naftiko/naftiko/engine/ratelimit"
 	"github.com/naftiko/naftiko/engine/sandbox"
 	"github.com/naftiko/naftiko/engine/server"
+	"github.com/naftiko/naftiko/engine/telemetry"
 	"github.com/naftiko/naftiko/engine/upstream"
 	"github.com/naftiko/naftiko/spec"
 )
@@ -81,6 +83,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	maxConns := fset.Int("max-connections", server.DefaultMaxConnections, "connections one listener holds at once; more wait to be accepted")
 	sessionIdle := fset.Duration("mcp-session-idle", server.DefaultMCPSessionIdle, "MCP sessions idle this long are closed (clients start a new one)")
 	maxSessions := fset.Int("mcp-max-sessions", server.DefaultMCPMaxSessions, "MCP sessions one block holds at once; more are refused with 503")
+	adminAddr := fset.String("admin", "", "`HOST:PORT` of the admin listener: /healthz, /readyz, /metrics (Prometheus), /status; off by default. Binds what it is given: keep it on loopback or a private network")
+	rateLimit := fset.Float64("rate-limit", 0, "requests per second each caller (principal, or client address without authentication) may send to a block, on average; 0: no limit")
+	rateBurst := fset.Int("rate-burst", 0, "requests a caller may send at once within --rate-limit (default: one second's worth)")
 	budget := fset.Int("mcp-result-budget", mcpserver.DefaultResultBudget, "bytes of JSON one MCP tool result carries; larger results come in pages (0: whole results, no paging)")
 	linkKey := fset.String("link-key", "", "`KEY` sealing page cursors, shared by replicas (64 hex digits, base64 of 32 bytes, or a passphrase of 32+ characters); default $NAFTIKO_LINK_KEY, else random per process")
 	retries := fset.Int("upstream-retries", upstream.DefaultRetries, "retries of a GET, HEAD or OPTIONS call whose upstream could not be reached or answered 502, 503, 504 or 429 (jittered backoff from 100 ms up to 2 s, Retry-After honoured, within --timeout); 0: none")
@@ -105,6 +110,12 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitUsage
+	}
+	if *adminAddr != "" {
+		if _, _, err := net.SplitHostPort(*adminAddr); err != nil {
+			fmt.Fprintf(stderr, "naftiko run: --admin %q: want HOST:PORT\n", *adminAddr)
+			return exitUsage
+		}
 	}
 	files, err := capabilityFiles(fset.Args())
 	if err != nil {
@@ -141,7 +152,27 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	validated := make(chan validation, 1)
 	go func() { validated <- validate(docs, parsed) }()
 
-	opts := engine.Options{Upstreams: upstreams.m, Listens: listens.m, Timeout: *timeout,
+	// Metrics are recorded when something serves them: --admin, or a
+	// control block in one of the files.
+	metrics := *adminAddr != ""
+	for _, d := range serve {
+		if d != nil && d.Capability != nil {
+			for _, ex := range d.Capability.Exposes {
+				metrics = metrics || ex.Type == "control"
+			}
+		}
+	}
+	tel, err := telemetry.New(ctx, telemetry.Options{Metrics: metrics, Version: version, Getenv: os.Getenv})
+	if err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", err)
+		return exitUsage
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tel.Shutdown(sctx)
+	}()
+	opts := engine.Options{Observer: tel, Upstreams: upstreams.m, Listens: listens.m, Timeout: *timeout,
 		UpstreamConcurrency: *concurrency, UpstreamQueueWait: *queueWait,
 		UpstreamRetries: cmp.Or(*retries, -1), UpstreamBreakerFailures: cmp.Or(*breakerFailures, -1), UpstreamBreakerOpen: *breakerOpen}
 	if *useSandbox {
@@ -208,6 +239,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	log.SetOutput(stdlogBridge{logger: logger, caps: caps})
 	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth, Version: version,
 		ResultBudget: cmp.Or(*budget, -1), LinkKey: key,
+		Telemetry: tel, Admin: *adminAddr, RateLimit: ratelimit.New(*rateLimit, *rateBurst),
 		AllowedOrigins: origins.list, Limits: server.Limits{ReadTimeout: *readTimeout, WriteStall: *writeStall,
 			IdleTimeout: *idleTimeout, MaxConnections: *maxConns, MCPSessionIdle: *sessionIdle, MCPMaxSessions: *maxSessions}})
 	if err != nil {
@@ -221,6 +253,10 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	for _, u := range srv.URLs() {
 		kind, rest, _ := strings.Cut(u, " ")
 		ns, url, _ := strings.Cut(rest, " ")
+		if kind == "admin" {
+			logger.Info("listening", "surface", kind, "url", url)
+			continue
+		}
 		logger.Info("listening", "surface", kind, "namespace", ns, "url", url)
 	}
 	if err := srv.Serve(ctx, stdin, stdout, *grace); err != nil {
@@ -249,6 +285,10 @@ func checkOverrides(docs []*spec.Document, upstreams, listens map[string]string)
 		if d.Capability != nil {
 			all = append(all, d.Capability.Consumes...)
 			for _, ex := range d.Capability.Exposes {
+				if ex.Type == "control" {
+					exposed = append(exposed, engine.ControlNamespace)
+					continue
+				}
 				exposed = append(exposed, ex.Namespace)
 			}
 		}
@@ -303,9 +343,9 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, opts))), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }

@@ -45,6 +45,8 @@ type Entry struct {
 	Status     int               `json:"status"`
 	Outcome    string            `json:"outcome,omitempty"` // for MCP: "ok" or "error"; refusals: the reason
 	DurationMS float64           `json:"duration_ms"`
+	RequestID  string            `json:"request_id,omitempty"`
+	TraceID    string            `json:"trace_id,omitempty"`
 
 	id string
 	mu sync.Mutex
@@ -79,9 +81,15 @@ func Open(path string) (*Log, error) {
 	return New(f, f), nil
 }
 
-// New writes JSON lines to w; closer (may be nil) is closed by Close.
+// New writes JSON lines to w; closer (may be nil) is closed by Close. A nil
+// w keeps entries without writing them: the request record that metrics
+// read the route or tool from, when no audit file is asked for.
 func New(w io.Writer, closer io.Closer) *Log {
-	return &Log{w: w, closer: closer, encoder: json.NewEncoder(w)}
+	l := &Log{w: w, closer: closer}
+	if w != nil {
+		l.encoder = json.NewEncoder(w)
+	}
+	return l
 }
 
 // Close closes the underlying file.
@@ -162,7 +170,9 @@ func (l *Log) write(e *Entry) {
 	defer e.mu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.encoder.Encode(e) // an unwritable audit log must not take the gateway down
+	if l.encoder != nil {
+		l.encoder.Encode(e) // an unwritable audit log must not take the gateway down
+	}
 }
 
 // statusRecorder remembers the status written, and keeps Flush working for

@@ -66,6 +66,8 @@ const (
 	TooLarge
 	// RequestTimeout: the caller's request body did not arrive in time.
 	RequestTimeout
+	// RateLimited: the caller sent more requests than its rate allows.
+	RateLimited
 	// UpstreamUnavailable: the upstream kept failing, so the gateway stops
 	// calling it for a while (its circuit breaker is open); no call was
 	// made. RetryAfter says when it tries again.
@@ -97,6 +99,7 @@ var kinds = [...]kindInfo{
 	UpstreamBusy:          {"upstream-busy", "Too many calls in flight to the upstream", http.StatusServiceUnavailable, true},
 	TooLarge:              {"request-too-large", "Request too large", http.StatusRequestEntityTooLarge, false},
 	RequestTimeout:        {"request-timeout", "Request timeout", http.StatusRequestTimeout, true},
+	RateLimited:           {"rate-limited", "Too many requests", http.StatusTooManyRequests, true},
 	UpstreamUnavailable:   {"upstream-unavailable", "Upstream unavailable", http.StatusServiceUnavailable, true},
 }
 

@@ -374,7 +374,7 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, f *failur
 	// Info: refusals are routine. Authorization-server trouble behind a 503
 	// was logged at Warn once per failed fetch. The path is left out on
 	// purpose: it can carry a member id (PHI).
-	a.log.Info("inbound authentication refused", "scheme", a.s.name(), "status", f.status, "reason", f.desc, "method", r.Method, "remote", r.RemoteAddr)
+	a.log.InfoContext(r.Context(), "inbound authentication refused", "scheme", a.s.name(), "status", f.status, "reason", f.desc, "method", r.Method, "remote", r.RemoteAddr)
 	if a.audit != nil {
 		a.audit(r, Event{Status: f.status, Scheme: a.s.name(), Reason: f.desc})
 	}

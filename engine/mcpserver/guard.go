@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/naftiko/naftiko/engine/fault"
 )
 
 // maxMessage bounds one POSTed JSON-RPC message: tool arguments, not bulk
@@ -174,4 +176,14 @@ func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code i
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// WriteRefusal answers an HTTP request refused before it reached the MCP
+// server (a caller over its rate) as a JSON-RPC error with the fault's
+// status and Retry-After. The request's id is not known there: it is null.
+func WriteRefusal(w http.ResponseWriter, f *fault.Fault) {
+	if f.RetryAfter != "" {
+		w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	writeRPCError(w, f.Status(), nil, rpcInvalidRequest, f.Detail)
 }

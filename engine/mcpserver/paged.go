@@ -185,7 +185,7 @@ func (s *Server) readFailure(ctx context.Context, err error) (*mcp.CallToolResul
 	if errors.Is(err, upstream.ErrTimeout) {
 		msg = "The upstream did not answer within the timeout: it stalled while sending the result. You may retry later."
 	} else {
-		s.log.Warn("upstream body unreadable", "error", s.redact(err.Error()))
+		s.log.WarnContext(ctx, "upstream body unreadable", "error", s.redact(err.Error()))
 		msg = "The upstream's answer could not be read to its end (the connection broke, or the body is not valid JSON). This is not caused by your arguments; you may retry later."
 	}
 	return s.errorResult(msg), msg, nil

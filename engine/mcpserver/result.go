@@ -45,7 +45,7 @@ func (s *Server) result(ctx context.Context, o *engine.Outcome, pr *pageRequest)
 		}
 		b, err := marshal(o.Value)
 		if err != nil {
-			s.log.Error("result not encodable as JSON", "error", s.redact(err.Error()))
+			s.log.ErrorContext(ctx, "result not encodable as JSON", "error", s.redact(err.Error()))
 			msg := "naftiko could not encode the result as JSON; this is a gateway problem, not your arguments."
 			return s.errorResult(msg), msg, nil
 		}

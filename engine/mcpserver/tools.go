@@ -18,6 +18,8 @@ import (
 	"github.com/naftiko/naftiko/engine/fault"
 	"github.com/naftiko/naftiko/engine/paging"
 	"github.com/naftiko/naftiko/engine/redact"
+	"github.com/naftiko/naftiko/engine/telemetry"
+	"github.com/naftiko/naftiko/engine/upstream"
 )
 
 // tool is one compiled engine.Tool with its precomputed MCP definition.
@@ -171,6 +173,19 @@ func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.
 	if req != nil && req.Params != nil {
 		raw = req.Params.Arguments
 	}
+	// The go-sdk hands the HTTP request's headers, not its context: the
+	// trace context and request id come from what the server stamped there.
+	if req != nil && req.Extra != nil {
+		ctx = telemetry.FromHeader(ctx, req.Extra.Header)
+	}
+	if telemetry.RequestID(ctx) == "" { // stdio
+		ctx = telemetry.WithRequestID(ctx, telemetry.NewRequestID())
+	}
+	if h := tl.t.Hints.Idempotent; h != nil && *h {
+		// The file says the tool is safe to repeat: its upstream calls are
+		// retried as GETs are (never one with a body).
+		ctx = upstream.WithIdempotent(ctx)
+	}
 	var call *engine.Call
 	if log := tl.srv.cfg.audit; log != nil {
 		var e *audit.Entry
@@ -184,6 +199,9 @@ func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.
 		defer func() {
 			e.Update(func(e *audit.Entry) {
 				e.Tool, e.Operation = tl.t.Name, tl.t.Action.Operation()
+				if e.RequestID == "" {
+					e.RequestID, e.TraceID = telemetry.RequestID(ctx), telemetry.TraceID(ctx)
+				}
 				if call != nil {
 					// What was sent, read from the call itself.
 					e.Params = call.PathParams()
@@ -201,7 +219,7 @@ func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.
 	args, err := decodeArguments(raw)
 	if err != nil {
 		msg := fmt.Sprintf("Invalid arguments: %v. No upstream call was made; %s.", err, tl.usage)
-		return tl.done(start, nil, 0, tl.srv.errorResult(msg), msg, true), nil
+		return tl.done(ctx, start, nil, 0, tl.srv.errorResult(msg), msg, true), nil
 	}
 	pr := &pageRequest{tool: tl, args: args}
 	if req != nil && req.Extra != nil && req.Extra.TokenInfo != nil {
@@ -209,12 +227,12 @@ func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.
 	}
 	cursor, sel, msg := tl.pagingArguments(args)
 	if msg != "" {
-		return tl.done(start, args, 0, tl.srv.errorResult(msg), msg, true), nil
+		return tl.done(ctx, start, args, 0, tl.srv.errorResult(msg), msg, true), nil
 	}
 	if sel != "" {
 		if pr.sel, err = paging.Select(sel); err != nil {
 			msg := fmt.Sprintf("Invalid arguments: %s: %v. No upstream call was made.", tl.selectArg, err)
-			return tl.done(start, args, 0, tl.srv.errorResult(msg), msg, true), nil
+			return tl.done(ctx, start, args, 0, tl.srv.errorResult(msg), msg, true), nil
 		}
 		pr.selText = sel
 	}
@@ -238,17 +256,17 @@ func (tl *tool) handle(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.
 			if res == nil {
 				return nil, ctx.Err()
 			}
-			return tl.done(start, args, status, res, failure, false), nil
+			return tl.done(ctx, start, args, status, res, failure, false), nil
 		}
 	}
 	f := fault.Classify(err)
 	if f.Kind == fault.Canceled || (ctx.Err() != nil && f.Kind != fault.UpstreamTimeout) {
 		// The client went away or cancelled: no one reads a result.
-		tl.srv.log.Debug("MCP tool call cancelled", "tool", tl.t.Name, "duration", time.Since(start))
+		tl.srv.log.DebugContext(ctx, "MCP tool call cancelled", "tool", tl.t.Name, "duration", time.Since(start))
 		return nil, ctx.Err()
 	}
 	msg = tl.describe(f)
-	return tl.done(start, args, 0, tl.srv.errorResult(msg), msg, f.Kind == fault.BadInput), nil
+	return tl.done(ctx, start, args, 0, tl.srv.errorResult(msg), msg, f.Kind == fault.BadInput), nil
 }
 
 // pagingArguments takes the cursor and the narrowing out of args.
@@ -273,7 +291,7 @@ func (tl *tool) pagingArguments(args map[string]any) (cursor, sel, problem strin
 }
 
 // done logs a finished call and returns its result.
-func (tl *tool) done(start time.Time, args map[string]any, status int, res *mcp.CallToolResult, failure string, badArguments bool) *mcp.CallToolResult {
+func (tl *tool) done(ctx context.Context, start time.Time, args map[string]any, status int, res *mcp.CallToolResult, failure string, badArguments bool) *mcp.CallToolResult {
 	attrs := []any{"tool", tl.t.Name, "arguments", argNames(args), "duration", time.Since(start)}
 	if status != 0 {
 		attrs = append(attrs, "status", status)
@@ -285,12 +303,12 @@ func (tl *tool) done(start time.Time, args map[string]any, status int, res *mcp.
 		if badArguments {
 			// The caller's mistake, answered without an upstream call: not
 			// an operational failure.
-			tl.srv.log.Info("MCP tool call refused: bad arguments", attrs...)
+			tl.srv.log.InfoContext(ctx, "MCP tool call refused: bad arguments", attrs...)
 		} else {
-			tl.srv.log.Warn("MCP tool call failed", attrs...)
+			tl.srv.log.WarnContext(ctx, "MCP tool call failed", attrs...)
 		}
-	} else if tl.srv.log.Enabled(context.Background(), slog.LevelDebug) {
-		tl.srv.log.Debug("MCP tool call", attrs...)
+	} else if tl.srv.log.Enabled(ctx, slog.LevelDebug) {
+		tl.srv.log.DebugContext(ctx, "MCP tool call", attrs...)
 	}
 	return res
 }

@@ -247,9 +247,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, route *engine.Rou
 	case f.Kind == fault.Canceled || (r.Context().Err() != nil && !fault.Of(err, fault.UpstreamTimeout)):
 		return // the caller went away; nobody is left to answer
 	case f.Kind == fault.BadInput:
-		h.logger.Debug("request refused: bad input", "route", route.Path, "detail", h.redact(f.Detail))
+		h.logger.DebugContext(r.Context(), "request refused: bad input", "route", route.Path, "detail", h.redact(f.Detail))
 	case f.Kind == fault.Internal:
-		h.logger.Error("request failed", "route", route.Path, "error", h.redact(err.Error()))
+		h.logger.ErrorContext(r.Context(), "request failed", "route", route.Path, "error", h.redact(err.Error()))
 	default:
 		attrs := []any{"route", route.Path, "problem", f.Kind.Slug()}
 		if f.Operation != "" {
@@ -258,7 +258,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, route *engine.Rou
 		if f.Err != nil {
 			attrs = append(attrs, "error", h.redact(f.Err.Error()))
 		}
-		h.logger.Warn("upstream call failed", attrs...)
+		h.logger.WarnContext(r.Context(), "upstream call failed", attrs...)
 	}
 	h.problem(w, r, f)
 }
@@ -301,7 +301,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, route *engine.
 	if !empty && out.Format == "json" {
 		if !(isJSONType(ct) || ct == "") || !startsJSON(first) {
 			if out.Status < 400 {
-				h.logger.Warn("upstream answered with non-JSON", "route", route.Path, "status", out.Status, "content-type", ct)
+				h.logger.WarnContext(r.Context(), "upstream answered with non-JSON", "route", route.Path, "status", out.Status, "content-type", ct)
 				h.problem(w, r, &fault.Fault{Kind: fault.UpstreamBadResponse, UpstreamStatus: out.Status, Operation: out.Operation,
 					Detail: "the upstream answered " + http.StatusText(out.Status) + " with a body that is not JSON"})
 				return
@@ -325,7 +325,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, route *engine.
 	if err != nil && r.Context().Err() == nil {
 		// Headers are gone; all we can do is cut the stream so the client
 		// sees a truncated body rather than a silently short one.
-		h.logger.Warn("upstream body interrupted", "route", route.Path, "error", h.redact(err.Error()))
+		h.logger.WarnContext(r.Context(), "upstream body interrupted", "route", route.Path, "error", h.redact(err.Error()))
 		panic(http.ErrAbortHandler)
 	}
 }
@@ -334,7 +334,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, route *engine.
 // classification, never the upstream's body.
 func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, route *engine.Route, out *engine.Outcome) {
 	f := fault.FromUpstream(out.Status, out.Header, out.Operation)
-	h.logger.Warn("upstream call failed", "route", route.Path, "problem", f.Kind.Slug(), "status", out.Status, "operation", out.Operation)
+	h.logger.WarnContext(r.Context(), "upstream call failed", "route", route.Path, "problem", f.Kind.Slug(), "status", out.Status, "operation", out.Operation)
 	h.problem(w, r, f)
 }
 

@@ -13,8 +13,10 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,12 +24,16 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/admin"
 	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/continuation"
+	"github.com/naftiko/naftiko/engine/fault"
 	"github.com/naftiko/naftiko/engine/inbound"
 	"github.com/naftiko/naftiko/engine/mcpserver"
 	"github.com/naftiko/naftiko/engine/origin"
+	"github.com/naftiko/naftiko/engine/ratelimit"
 	"github.com/naftiko/naftiko/engine/rest"
+	"github.com/naftiko/naftiko/engine/telemetry"
 )
 
 // Server runs every exposes block of a set of capabilities.
@@ -36,9 +42,16 @@ type Server struct {
 	limits    Limits
 	listeners []*listener
 	stdio     *stdioSurface
+	caps      []*engine.Capability
+	opts      Options
+	started   time.Time
+	// ready: every listener serves; false again once shutdown begins.
+	ready atomic.Bool
 
 	mu      sync.Mutex
 	servers []*http.Server
+	// admin servers are shut down last, so probes see the drain.
+	adminServers []*http.Server
 }
 
 type listener struct {
@@ -47,13 +60,18 @@ type listener struct {
 	mounts []mount
 	mux    *http.ServeMux
 	ln     net.Listener
+	// admin: the --admin listener, or one holding only a control block.
+	admin bool
+	srv   *Server
 }
 
-// block is one exposes block served by a listener: rest or mcp is set.
+// block is one exposes block served by a listener: rest, mcp or control
+// is set.
 type block struct {
-	c    *engine.Capability
-	rest *engine.RestSurface
-	mcp  *engine.MCPSurface
+	c       *engine.Capability
+	rest    *engine.RestSurface
+	mcp     *engine.MCPSurface
+	control *engine.ControlSurface
 }
 
 type mount struct {
@@ -90,6 +108,15 @@ type Options struct {
 	// LinkKey seals page cursors (and follow URLs): replicas given the same
 	// key continue each other's. Nil: a random key per process.
 	LinkKey []byte
+	// Telemetry measures requests (request ids and trace context flow even
+	// when it is nil).
+	Telemetry *telemetry.Telemetry
+	// Admin is the address of the admin listener (health, readiness,
+	// metrics, status); "" serves none.
+	Admin string
+	// RateLimit bounds the requests per second of each caller principal
+	// (the client address when a block has no authentication); nil: none.
+	RateLimit *ratelimit.Limiter
 }
 
 // New mounts the surfaces of caps. Exposes blocks of different capabilities
@@ -112,12 +139,16 @@ func New(caps []*engine.Capability, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link key: %w", err)
 	}
-	s := &Server{logger: logger, limits: opts.Limits}
+	if opts.Audit == nil && opts.Telemetry != nil {
+		// Metrics read the route or tool from the request's audit entry.
+		opts.Audit = audit.New(nil, nil)
+	}
+	s := &Server{logger: logger, limits: opts.Limits, caps: caps, opts: opts, started: time.Now()}
 	byAddr := map[string]*listener{}
 	place := func(addr string, b block) {
 		l := byAddr[addr]
 		if l == nil {
-			l = &listener{addr: addr, mux: http.NewServeMux()}
+			l = &listener{addr: addr, mux: http.NewServeMux(), srv: s}
 			s.listeners = append(s.listeners, l)
 			if !isEphemeral(addr) {
 				byAddr[addr] = l
@@ -125,9 +156,17 @@ func New(caps []*engine.Capability, opts Options) (*Server, error) {
 		}
 		l.blocks = append(l.blocks, b)
 	}
+	if opts.Admin != "" {
+		l := &listener{addr: opts.Admin, mux: http.NewServeMux(), admin: true, srv: s}
+		l.mux.Handle("/", s.adminHandler(true, true, true))
+		s.listeners = append(s.listeners, l)
+	}
 	for _, c := range caps {
 		for _, r := range c.Rest {
 			place(r.Address, block{c: c, rest: r})
+		}
+		if c.Control != nil {
+			place(c.Control.Address, block{c: c, control: c.Control})
 		}
 		for _, m := range c.MCP {
 			if m.Transport == "stdio" {
@@ -206,6 +245,7 @@ func (l *listener) host() string {
 func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *slog.Logger, opts Options, sealer *continuation.Sealer) error {
 	var restBlocks []*engine.RestSurface
 	var mcpBlocks []*engine.MCPSurface
+	var control *engine.ControlSurface
 	for _, b := range l.blocks {
 		switch {
 		case b.c != c:
@@ -213,9 +253,11 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 			restBlocks = append(restBlocks, b.rest)
 		case b.mcp != nil:
 			mcpBlocks = append(mcpBlocks, b.mcp)
+		case b.control != nil:
+			control = b.control
 		}
 	}
-	if len(restBlocks)+len(mcpBlocks) > 1 {
+	if n := len(restBlocks) + len(mcpBlocks); n > 1 || n == 1 && control != nil {
 		var ns []string
 		for _, r := range restBlocks {
 			ns = append(ns, r.Namespace)
@@ -223,7 +265,20 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 		for _, m := range mcpBlocks {
 			ns = append(ns, m.Namespace)
 		}
+		if control != nil {
+			ns = append(ns, "control")
+		}
 		return fmt.Errorf("%s: exposes blocks %s all listen on %s: give each its own port (or --listen)", c.Path, strings.Join(ns, ", "), l.addr)
+	}
+	if control != nil {
+		h, err := l.guardControl(c, control, logger, opts)
+		if err != nil {
+			return err
+		}
+		l.admin = len(l.blocks) == 1
+		l.mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+		l.mounts = append(l.mounts, mount{kind: "control", namespace: c.Name, prefix: prefix, handler: h})
+		return nil
 	}
 	root := prefix + "/"
 	for _, r := range restBlocks {
@@ -300,9 +355,31 @@ func (l *listener) guard(c *engine.Capability, ns, surface string, a *inbound.Co
 		policy.AllowHeaders = "Content-Type, Accept, Authorization, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID"
 		policy.ExposeHeaders = "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate"
 	}
+	if opts.RateLimit != nil {
+		h = rateLimited(h, opts.RateLimit, surface, ns, opts.Telemetry)
+	}
 	// The origin check comes first: a refused browser request is not even
-	// authenticated, and is audited as the refusal it is.
-	return opts.Audit.Middleware(c.Name, ns, surface, policy.Guard(auth.Wrap(h))), nil
+	// authenticated, and is audited as the refusal it is. Telemetry sits
+	// inside the audit, whose entry names the route or tool it counts.
+	return opts.Audit.Middleware(c.Name, ns, surface, opts.Telemetry.Middleware(surface, ns, policy.Guard(auth.Wrap(h)))), nil
+}
+
+// guardControl puts a control block's authentication in front of the admin
+// endpoints, under the same loopback rule as the other blocks.
+func (l *listener) guardControl(c *engine.Capability, cs *engine.ControlSurface, logger *slog.Logger, opts Options) (http.Handler, error) {
+	if cs.Auth == nil && !origin.IsLoopbackAddr(l.addr) && !opts.AllowUnauthenticated {
+		return nil, fmt.Errorf("%s: the control block listens on %s without authentication; declare `authentication` on it, bind a loopback address, "+
+			"or pass --allow-unauthenticated to accept the risk", c.Path, l.addr)
+	}
+	auth, err := cs.Auth.Authenticator(inbound.Options{Resource: "http://" + l.host() + "/", Logger: logger.With("capability", c.Name, "exposes", "control")})
+	if err != nil {
+		return nil, fmt.Errorf("%s: control block: %w", c.Path, err)
+	}
+	if len(cs.Unread) > 0 {
+		logger.Warn("control block settings naftiko does not act on: every control block serves health, readiness, metrics and status (unless turned off), and traces follow the OTEL_* environment",
+			"capability", c.Name, "settings", strings.Join(cs.Unread, ", "))
+	}
+	return auth.Wrap(l.srv.adminHandler(cs.Health, cs.Metrics, cs.Status)), nil
 }
 
 func budgetOption(n int) mcpserver.Option {
@@ -360,7 +437,12 @@ func (s *Server) URLs() []string {
 				out = append(out, fmt.Sprintf("rest %s http://%s%s/", m.namespace, host, m.prefix))
 			case "mcp":
 				out = append(out, fmt.Sprintf("mcp %s http://%s%s/mcp", m.namespace, host, m.prefix))
+			case "control":
+				out = append(out, fmt.Sprintf("control %s http://%s%s/", m.namespace, host, m.prefix))
 			}
+		}
+		if l.admin && len(l.mounts) == 0 {
+			out = append(out, fmt.Sprintf("admin - http://%s/", host))
 		}
 	}
 	if s.stdio != nil {
@@ -419,7 +501,11 @@ func (s *Server) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer, g
 			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		}
 		s.mu.Lock()
-		s.servers = append(s.servers, hs)
+		if l.admin {
+			s.adminServers = append(s.adminServers, hs)
+		} else {
+			s.servers = append(s.servers, hs)
+		}
 		s.mu.Unlock()
 		ln := netutil.LimitListener(l.ln, s.limits.MaxConnections)
 		go func(l *listener) {
@@ -428,6 +514,7 @@ func (s *Server) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer, g
 			}
 		}(l)
 	}
+	s.ready.Store(true)
 	stdioDone := make(chan error, 1)
 	if s.stdio != nil {
 		go func() { stdioDone <- s.stdio.server.ServeStdio(ctx, stdin, stdout) }()
@@ -443,12 +530,22 @@ func (s *Server) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer, g
 	return err
 }
 
+// shutdown turns unready first, lets in-flight requests finish within
+// grace, and closes the admin listeners last, so that probes watch the
+// drain to its end.
 func (s *Server) shutdown(grace time.Duration) {
+	s.ready.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	s.mu.Lock()
 	servers := append([]*http.Server(nil), s.servers...)
+	admins := append([]*http.Server(nil), s.adminServers...)
 	s.mu.Unlock()
+	shutdownAll(ctx, servers)
+	shutdownAll(ctx, admins)
+}
+
+func shutdownAll(ctx context.Context, servers []*http.Server) {
 	var wg sync.WaitGroup
 	for _, hs := range servers {
 		wg.Add(1)
@@ -460,4 +557,60 @@ func (s *Server) shutdown(grace time.Duration) {
 		}()
 	}
 	wg.Wait()
+}
+
+// Ready reports whether every listener serves and shutdown has not begun.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+func (s *Server) adminHandler(health, metrics, status bool) http.Handler {
+	o := admin.Options{NoHealth: !health, Ready: s.Ready}
+	if metrics {
+		o.Telemetry = s.opts.Telemetry
+	}
+	if status {
+		o.Status = s.status
+	}
+	return admin.Handler(o)
+}
+
+func (s *Server) status() admin.Status {
+	urls := map[string]string{}
+	for _, u := range s.URLs() {
+		f := strings.Fields(u)
+		if len(f) == 3 {
+			urls[f[0]+" "+f[1]] = f[2]
+		}
+	}
+	return admin.Status{Version: s.opts.Version, Started: s.started.UTC(), Uptime: time.Since(s.started).Round(time.Second).String(),
+		Ready: s.Ready(), Exporting: s.opts.Telemetry.Exporting(), Files: admin.Describe(s.caps, urls)}
+}
+
+// rateLimited refuses a caller over its rate with 429 and Retry-After: a
+// problem document on REST, a JSON-RPC error on MCP. The caller is the
+// principal inbound authentication found, else the client's address.
+func rateLimited(next http.Handler, l *ratelimit.Limiter, surface, ns string, tel *telemetry.Telemetry) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller := ""
+		if p, ok := inbound.PrincipalFrom(r.Context()); ok {
+			caller = p.Scheme + ":" + principalName(p)
+		} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			caller = "addr:" + host
+		}
+		ok, wait := l.Allow(caller)
+		if ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tel.RateLimited(surface, ns)
+		secs := max(1, int((wait+time.Second-1)/time.Second))
+		e := audit.FromContext(r.Context())
+		e.Update(func(e *audit.Entry) { e.Outcome = "refused: rate limit" })
+		f := &fault.Fault{Kind: fault.RateLimited, RetryAfter: strconv.Itoa(secs),
+			Detail: fmt.Sprintf("this caller sent more requests than its rate allows; retry after %d s", secs)}
+		if surface == "mcp" {
+			mcpserver.WriteRefusal(w, f)
+			return
+		}
+		fault.Write(w, r, f, nil)
+	})
 }
