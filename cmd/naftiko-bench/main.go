@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -50,6 +51,9 @@ func main() {
 		case "mcp-baseline":
 			exitOn(serveMCPBaseline(ctx, os.Args[2], os.Args[3], benchToken))
 			return
+		case "otlp-sink":
+			exitOn(serveOTLPSink(ctx, os.Args[2]))
+			return
 		}
 	}
 	if err := orchestrate(ctx, os.Args[1:]); err != nil {
@@ -67,6 +71,7 @@ func exitOn(err error) {
 
 type config struct {
 	naftiko     string
+	before      string // an earlier naftiko, the plain side of rest-telemetry
 	capability  string
 	corpus      string
 	duration    time.Duration
@@ -80,13 +85,14 @@ func orchestrate(ctx context.Context, args []string) error {
 	var cfg config
 	fs := flag.NewFlagSet("naftiko-bench", flag.ContinueOnError)
 	fs.StringVar(&cfg.naftiko, "naftiko", "", "naftiko binary (default: build ./cmd/naftiko into a temp dir)")
+	fs.StringVar(&cfg.before, "before", "", "an earlier naftiko binary: rest-telemetry sets it, as it runs by default, against this naftiko with telemetry on (default: this naftiko without telemetry)")
 	fs.StringVar(&cfg.capability, "capability", "capabilities/provider-access-patient.yaml", "capability served by naftiko")
 	fs.StringVar(&cfg.corpus, "corpus", "../shared/corpus/third-party", "folder validated for the validate CPU measurement")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time per run")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up per run")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "runs per server and scenario, alternating")
 	fs.IntVar(&cfg.concurrency, "c", 16, "concurrent clients")
-	fs.StringVar(&cfg.only, "only", "", "comma-separated scenarios: rest-1kb,rest-1mb,rest-links,rest-fhir,rest-20mb,mcp,startup,validate")
+	fs.StringVar(&cfg.only, "only", "", "comma-separated scenarios: rest-1kb,rest-1mb,rest-links,rest-fhir,rest-20mb,rest-telemetry,mcp,startup,validate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -138,6 +144,14 @@ func orchestrate(ctx context.Context, args []string) error {
 	}
 	if want("rest-20mb") {
 		if err := compareREST(ctx, cfg, rep, upstreamURL, "REST 20 MB Bundle (memory)", "/v1/patient/bundle-20mb/everything", cfg.concurrency); err != nil {
+			return err
+		}
+	}
+	if want("rest-telemetry") {
+		if err := compareTelemetry(ctx, cfg, rep, upstreamURL, "REST 1 KB, metrics scraped and traces exported", "/v1/metadata"); err != nil {
+			return err
+		}
+		if err := compareTelemetry(ctx, cfg, rep, upstreamURL, "REST 1 MB, metrics scraped and traces exported", "/v1/patient/bundle-1mb/everything"); err != nil {
 			return err
 		}
 	}
@@ -225,13 +239,18 @@ func startRole(ctx context.Context, args ...string) (*role, error) {
 }
 
 func startNaftiko(ctx context.Context, cfg config, upstream string, flags ...string) (*role, error) {
+	return startNaftikoEnv(ctx, cfg, upstream, nil, flags...)
+}
+
+// startNaftikoEnv is startNaftiko with more environment (OTEL_*).
+func startNaftikoEnv(ctx context.Context, cfg config, upstream string, env []string, flags ...string) (*role, error) {
 	rest, mcp := freeAddr(), freeAddr()
 	args := append([]string{"run", "--log-level", "warn",
 		"--upstream", "provider-access-patient=" + upstream,
 		"--listen", "provider-access-patient-rest=" + rest,
 		"--listen", "provider-access-patient-mcp=" + mcp}, flags...)
 	cmd := exec.CommandContext(ctx, cfg.naftiko, append(args, cfg.capability)...)
-	cmd.Env = append(os.Environ(), "CIGNA_API_KEY="+benchToken)
+	cmd.Env = append(append(os.Environ(), "CIGNA_API_KEY="+benchToken), env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -278,6 +297,90 @@ func compareREST(ctx context.Context, cfg config, rep *report, upstream, name, p
 		n.stop()
 	}
 	rep.compare(name, conc, "baseline", median(base), "naftiko", median(naf))
+	return nil
+}
+
+// compareTelemetry sets naftiko as it runs by default (no admin listener,
+// no exporter) against naftiko with --admin scraped every second, as
+// Prometheus would, and every span exported over OTLP/HTTP to a sink.
+func compareTelemetry(ctx context.Context, cfg config, rep *report, upstream, name, path string) error {
+	sink, err := startRole(ctx, "otlp-sink", freeAddr())
+	if err != nil {
+		return err
+	}
+	defer sink.stop()
+	var plain, observed []sample
+	plainCfg, plainName := cfg, "naftiko"
+	if cfg.before != "" {
+		plainCfg.naftiko, plainName = cfg.before, "naftiko before"
+	}
+	for i := 0; i < cfg.rounds; i++ {
+		n, err := startNaftiko(ctx, plainCfg, upstream)
+		if err != nil {
+			return err
+		}
+		res := driveHTTP(ctx, "http://"+n.addr+path, cfg.concurrency, cfg.warmup, cfg.duration)
+		plain = append(plain, sample{res: res, rss: n.peakRSS()})
+		n.stop()
+
+		admin := freeAddr()
+		n, err = startNaftikoEnv(ctx, cfg, upstream, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + sink.addr}, "--admin", admin)
+		if err != nil {
+			return err
+		}
+		scrapeCtx, stopScrape := context.WithCancel(ctx)
+		scraped := make(chan int)
+		go func() { scraped <- scrapeEvery(scrapeCtx, "http://"+admin+"/metrics", time.Second) }()
+		res = driveHTTP(ctx, "http://"+n.addr+path, cfg.concurrency, cfg.warmup, cfg.duration)
+		stopScrape()
+		if <-scraped == 0 {
+			n.stop()
+			return fmt.Errorf("%s: /metrics was never scraped", name)
+		}
+		observed = append(observed, sample{res: res, rss: n.peakRSS()})
+		n.stop()
+	}
+	rep.compare(name, cfg.concurrency, plainName, median(plain), "naftiko, telemetry on", median(observed))
+	return nil
+}
+
+// scrapeEvery reads url every interval until ctx ends and returns how many
+// scrapes succeeded.
+func scrapeEvery(ctx context.Context, url string, interval time.Duration) int {
+	ok := 0
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ok
+		case <-t.C:
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			ok++
+		}
+	}
+}
+
+// serveOTLPSink accepts OTLP/HTTP trace exports and discards them: an
+// empty ExportTraceServiceResponse is zero bytes of protobuf.
+func serveOTLPSink(ctx context.Context, addr string) error {
+	srv := &http.Server{Addr: addr, ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	})}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
 	return nil
 }
 
