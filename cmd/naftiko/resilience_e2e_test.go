@@ -115,11 +115,11 @@ func TestResilienceRetriesAndBreaker(t *testing.T) {
 	if err := os.WriteFile(file, []byte(resilienceCapability), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startNaftiko(t, nil, "run", "--upstream", "items="+up.URL,
+	p := startNaftiko(t, nil, "run", "--upstream", "items="+up.URL, "--admin", "127.0.0.1:0",
 		"--listen", "api=127.0.0.1:0", "--listen", "tools=127.0.0.1:0",
 		"--upstream-breaker-failures", "3", "--upstream-breaker-open", "2s", file)
-	urls := p.waitListening(t, 2)
-	rest, mcpBase := origin(t, urls["api"]), origin(t, urls["tools"])
+	urls := p.waitListening(t, 3)
+	rest, mcpBase, admin := origin(t, urls["api"]), origin(t, urls["tools"]), origin(t, urls[""])
 	session := connectMCP(t, mcpBase+"/mcp")
 
 	// Flaky: a GET is retried and answers 200; a POST is not retried and
@@ -170,6 +170,16 @@ func TestResilienceRetriesAndBreaker(t *testing.T) {
 	if got := up.requests(); len(got) != calls {
 		t.Errorf("the upstream was called while the breaker was open: %v", got[calls:])
 	}
+	text := metricsText(t, admin)
+	if n, _ := sample(t, text, "naftiko_upstream_breaker_state", map[string]string{"namespace": "items"}); n != 2 {
+		t.Errorf("breaker state metric %v, want 2 (open)", n)
+	}
+	if n, _ := sample(t, text, "naftiko_upstream_retries_total", map[string]string{"namespace": "items"}); n < 1 {
+		t.Errorf("retries counted %v, want at least the flaky GET's", n)
+	}
+	if n, _ := sample(t, text, "naftiko_upstream_calls_total", map[string]string{"namespace": "items", "outcome": "open"}); n < 2 {
+		t.Errorf("calls refused by the open breaker counted %v, want 2 or more", n)
+	}
 
 	// Healed: once the open period has passed, calls go through again.
 	up.set("up")
@@ -181,5 +191,8 @@ func TestResilienceRetriesAndBreaker(t *testing.T) {
 	res = callTool(t, session, "get-item", map[string]any{"id": "g"})
 	if text := toolText(res); res.IsError || !strings.Contains(text, `"g"`) {
 		t.Errorf("MCP call after the upstream healed: isError=%v %q", res.IsError, text)
+	}
+	if n, _ := sample(t, metricsText(t, admin), "naftiko_upstream_breaker_state", map[string]string{"namespace": "items"}); n != 0 {
+		t.Errorf("breaker state metric after healing %v, want 0 (closed)", n)
 	}
 }
