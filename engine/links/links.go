@@ -19,6 +19,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/naftiko/naftiko/engine/bytesearch"
 )
 
 // Map returns what replaces an upstream URL, or false to keep it.
@@ -183,7 +185,7 @@ func (w *rewriter) process(final bool) {
 	// so each is searched for once per occurrence, not once per match.
 	at := make([]int, len(w.patterns))
 	if w.anchors == nil {
-		w.anchors = chooseAnchors(w.patterns, w.buf)
+		w.anchors = bytesearch.Anchors(w.patterns, w.buf[:min(len(w.buf), bytesearch.SampleSize)])
 	}
 	// Searched from its rare backslash: a colon is in every JSON member.
 	escaped := bytes.Contains(w.buf, []byte(`\/\/`))
@@ -234,7 +236,7 @@ func (w *rewriter) next(pos int, at []int) (int, int) {
 	for k, p := range w.patterns {
 		if at[k] == -2 || (at[k] >= 0 && at[k] < pos) {
 			at[k] = -1
-			if j := index(w.buf[pos:], p, w.anchors[k]); j >= 0 {
+			if j := bytesearch.Index(w.buf[pos:], p, w.anchors[k]); j >= 0 {
 				at[k] = pos + j
 			}
 		}
@@ -243,46 +245,6 @@ func (w *rewriter) next(pos int, at []int) (int, int) {
 		}
 	}
 	return best, blen
-}
-
-// chooseAnchors picks, for each pattern, the byte that is rarest in sample
-// (the first bytes of the body): searching for it instead of the
-// pattern's leading quote, which begins every JSON string, is what lets
-// a body without links pass at memory speed.
-func chooseAnchors(patterns [][]byte, sample []byte) []int {
-	var count [256]int
-	for _, c := range sample {
-		count[c]++
-	}
-	out := make([]int, len(patterns))
-	for k, p := range patterns {
-		for i := range p {
-			if count[p[i]] < count[p[out[k]]] {
-				out[k] = i
-			}
-		}
-	}
-	return out
-}
-
-// index is bytes.Index(b, p), found from p[anchor].
-func index(b, p []byte, anchor int) int {
-	c := p[anchor]
-	for from := anchor; from < len(b); {
-		j := bytes.IndexByte(b[from:], c)
-		if j < 0 {
-			return -1
-		}
-		start := from + j - anchor
-		if start+len(p) > len(b) {
-			return -1
-		}
-		if bytes.Equal(b[start:start+len(p)], p) {
-			return start
-		}
-		from += j + 1
-	}
-	return -1
 }
 
 // escapedAt reports whether the quote at b[i] is escaped (an odd run of

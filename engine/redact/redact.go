@@ -26,6 +26,8 @@ import (
 	"sync/atomic"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/naftiko/naftiko/engine/bytesearch"
 )
 
 // MinLength is the shortest value treated as a secret: shorter values would
@@ -37,10 +39,14 @@ const MinLength = 4
 type Set struct {
 	mu    sync.Mutex // serialises Add
 	state atomic.Pointer[state]
+	// bufs keeps the Readers' buffers (tens of KB each) between bodies, so
+	// that a small answer costs no large allocation.
+	bufs sync.Pool
 }
 
 type state struct {
 	plain   []string  // every form matched literally, longest first
+	plainB  [][]byte  // plain, as bytes
 	escaped []escaped // JSON-escaped and percent-encoded forms, two per secret
 	maxRaw  int       // the longest raw form a match can take
 }
@@ -95,6 +101,10 @@ func (s *Set) Add(secrets ...string) {
 		return
 	}
 	sort.Slice(next.plain, func(i, j int) bool { return len(next.plain[i]) > len(next.plain[j]) })
+	next.plainB = make([][]byte, len(next.plain))
+	for i, p := range next.plain {
+		next.plainB[i] = []byte(p)
+	}
 	s.state.Store(next)
 }
 
@@ -268,7 +278,8 @@ func (s *Set) Mask(b []byte) bool {
 	if s.Empty() {
 		return false
 	}
-	_, found := s.state.Load().mask(b, 0, len(b))
+	st := s.state.Load()
+	_, found := st.mask(b, 0, len(b), st.anchors(b))
 	return found
 }
 
@@ -284,7 +295,7 @@ const escapeMax = 6
 // a rule that depends on nothing right of a match's end plus an escape, so
 // that a stream masked piece by piece (Reader) becomes what Mask makes of
 // it whole.
-func (st *state) mask(b []byte, from, limit int) (int, bool) {
+func (st *state) mask(b []byte, from, limit int, anchors []int) (int, bool) {
 	// An escaped form's expression runs only where b holds an escape of
 	// one of its secret's characters.
 	var escaped []*regexp.Regexp
@@ -308,7 +319,7 @@ func (st *state) mask(b []byte, from, limit int) (int, bool) {
 			if m.start != -1 && m.start < pos {
 				*m = match{-1, -1}
 				if i < len(st.plain) {
-					if j := bytes.Index(b[pos:], []byte(st.plain[i])); j >= 0 {
+					if j := bytesearch.Index(b[pos:], st.plainB[i], anchors[i]); j >= 0 {
 						*m = match{pos + j, pos + j + len(st.plain[i])}
 					}
 				} else if loc := escaped[i-len(st.plain)].FindIndex(b[pos:]); loc != nil && loc[1] > loc[0] {
@@ -420,22 +431,55 @@ func (s *Set) Reader(r io.Reader) io.Reader {
 	if s.Empty() {
 		return r
 	}
-	return &maskReader{src: r, set: s, buf: make([]byte, 0, 32<<10)}
+	return &maskReader{src: r, set: s}
+}
+
+// anchors picks, for each plain form, the byte of it rarest in body, to
+// search from (see bytesearch).
+func (st *state) anchors(body []byte) []int {
+	return bytesearch.Anchors(st.plainB, body[:min(len(body), bytesearch.SampleSize)])
+}
+
+// anchorsFor chooses the anchors once per body (again if a secret was
+// added meanwhile).
+func (m *maskReader) anchorsFor(st *state) []int {
+	if m.st != st {
+		m.st, m.anchors = st, st.anchors(m.buf)
+	}
+	return m.anchors
+}
+
+// readerBuffer is a Reader's buffer of at least want bytes, reused when
+// one of that size was given back.
+func (s *Set) readerBuffer(want int) []byte {
+	if b, ok := s.bufs.Get().(*[]byte); ok && cap(*b) >= want {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, want)
 }
 
 type maskReader struct {
-	src   io.Reader
-	set   *Set
-	buf   []byte // buf[off:ready] is masked and ready; buf[ready:] is held back
-	off   int
-	ready int
-	scan  int // where masking resumes in buf
-	err   error
+	src io.Reader
+	set *Set
+	// anchors, chosen from the body's first bytes, are for plainB of st.
+	anchors []int
+	st      *state
+	buf     []byte // buf[off:ready] is masked and ready; buf[ready:] is held back
+	off     int
+	ready   int
+	scan    int // where masking resumes in buf
+	err     error
 }
 
 func (m *maskReader) Read(p []byte) (int, error) {
 	for m.off == m.ready {
 		if m.err != nil {
+			if m.buf != nil {
+				// All handed out: the buffer serves the next body.
+				b := m.buf
+				m.buf = nil
+				m.set.bufs.Put(&b)
+			}
 			return 0, m.err
 		}
 		m.fill()
@@ -455,7 +499,7 @@ func (m *maskReader) fill() {
 	m.off, m.ready = 0, 0
 	st := m.set.state.Load()
 	if want := 2*(st.maxRaw+escapeMax) + 32<<10; cap(m.buf) < want {
-		grown := make([]byte, held, want)
+		grown := m.set.readerBuffer(want)[:held]
 		copy(grown, m.buf)
 		m.buf = grown
 	}
@@ -464,7 +508,7 @@ func (m *maskReader) fill() {
 	m.err = err
 	if err != nil {
 		// The end: everything is decided.
-		m.scan, _ = st.mask(m.buf, m.scan, len(m.buf))
+		m.scan, _ = st.mask(m.buf, m.scan, len(m.buf), m.anchorsFor(st))
 		m.ready = len(m.buf)
 		return
 	}
@@ -475,7 +519,7 @@ func (m *maskReader) fill() {
 		m.ready = m.scan
 		return
 	}
-	m.scan, _ = st.mask(m.buf, m.scan, limit)
+	m.scan, _ = st.mask(m.buf, m.scan, limit, m.anchorsFor(st))
 	m.ready = m.scan
 	if m.scan <= limit {
 		// Nothing starts in (scan, limit] either: hand that out too, but
