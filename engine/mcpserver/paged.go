@@ -151,17 +151,18 @@ func (s *Server) small(body []byte, o *engine.Outcome) (*mcp.CallToolResult, str
 	if len(bytes.TrimSpace(body)) == 0 {
 		return s.textResult(emptyAnswer(o)), "", nil
 	}
-	if !json.Valid(body) {
+	// Both copies fit the limit: the text and structuredContent, which must
+	// be valid JSON. Beyond it the text alone carries the result, and a
+	// look at its ends tells an upstream error page or a cut body from
+	// JSON without a second full scan of a large body.
+	structured := 2*len(body) <= s.structuredLimit()
+	if structured && !json.Valid(body) || !structured && !looksJSON(body) {
 		msg := fmt.Sprintf("The upstream answered %d %s, but its body is not the JSON this tool declares%s. "+
 			"This is an upstream or gateway problem, not your arguments. The body starts with: %s",
 			o.Status, reason(o.Status), contentTypeNote(o.Header), snippet(body, snippetLimit))
 		return s.errorResult(msg), msg, nil
 	}
-	res := s.jsonResult(body)
-	if 2*len(body) > s.structuredLimit() {
-		res.StructuredContent = nil // both copies would not fit: the text carries it
-	}
-	return res, "", nil
+	return s.jsonResult(body, structured), "", nil
 }
 
 // wholeBody reads a body whole (no budget), up to the memory bound.
@@ -359,4 +360,22 @@ func (c *pageCache) get(id string) ([]byte, bool) {
 		return nil, false
 	}
 	return e.body, true
+}
+
+// looksJSON reports whether body starts and ends as a JSON object, array
+// or string does.
+func looksJSON(body []byte) bool {
+	b := bytes.TrimSpace(body)
+	if len(b) < 2 {
+		return json.Valid(b)
+	}
+	switch first, last := b[0], b[len(b)-1]; {
+	case first == '{':
+		return last == '}'
+	case first == '[':
+		return last == ']'
+	case first == '"':
+		return last == '"'
+	}
+	return json.Valid(b) // a number, true, false, null: short
 }

@@ -93,10 +93,10 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// jsonResult answers valid JSON text, with structuredContent when it is an
-// object. Secrets are removed from the text first; the structured copy is
-// the same (redacted) bytes, so both always agree.
-func (s *Server) jsonResult(text []byte) *mcp.CallToolResult {
+// jsonResult answers JSON text, with structuredContent when structured
+// and it is an object. Secrets are removed from the text first; the
+// structured copy is the same (redacted) bytes, so both always agree.
+func (s *Server) jsonResult(text []byte, structured bool) *mcp.CallToolResult {
 	// Masking keeps the JSON valid and escaped forms included, so the text
 	// and the structured copy are the same bytes and neither decodes back to
 	// a secret.
@@ -105,7 +105,7 @@ func (s *Server) jsonResult(text []byte) *mcp.CallToolResult {
 	}
 	str := string(text)
 	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: str}}}
-	if trimmed := bytes.TrimLeft(text, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
+	if trimmed := bytes.TrimLeft(text, " \t\r\n"); structured && len(trimmed) > 0 && trimmed[0] == '{' {
 		res.StructuredContent = json.RawMessage(str)
 	}
 	return res
