@@ -217,8 +217,18 @@ func TestRunOAuth2ProtectsBothSurfaces(t *testing.T) {
 	if err != nil || res.IsError {
 		t.Fatalf("MCP call with a token: %v %+v", err, res)
 	}
-	// The session answers only to the principal that opened it: another
-	// valid user presenting its id is refused.
+	if v := session.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+		t.Errorf("the Go SDK client negotiated %q, want the stateless 2026-07-28", v)
+	}
+	session.Close()
+	// A client of an older revision gets a session, and the session answers
+	// only to the principal that opened it: another valid user presenting
+	// its id is refused.
+	session, err = mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil).
+		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpEndpoint, HTTPClient: hc}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil || session.ID() == "" {
+		t.Fatalf("MCP 2025-11-25 with a token: %v (session %q)", err, session.ID())
+	}
 	hijack := func(sub string) int {
 		req, _ := http.NewRequest(http.MethodPost, mcpEndpoint, strings.NewReader(`{"jsonrpc":"2.0","id":9,"method":"tools/list"}`))
 		req.Header.Set("Content-Type", "application/json")

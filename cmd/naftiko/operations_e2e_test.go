@@ -532,3 +532,42 @@ func TestOperationsControlBlock(t *testing.T) {
 		t.Errorf("/status shows a secret:\n%s", body)
 	}
 }
+
+// With --drain-delay the gateway keeps answering for that long after
+// SIGTERM while /readyz already says 503: a load balancer that polls
+// readiness stops sending before any connection is refused.
+func TestOperationsDrainDelay(t *testing.T) {
+	up := newFakeFHIR(t)
+	p, rest, _, admin := startSeedAdmin(t, nil, up.URL, "--drain-delay", "2s")
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Get(admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz never turned 503")
+		}
+	}
+	// Not ready, still serving: a fresh connection gets its answer.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(rest + "/v1/metadata")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a request during the drain delay: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	select {
+	case <-p.done:
+		t.Fatal("naftiko exited before the drain delay passed")
+	default:
+	}
+	if code := p.wait(t); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if !strings.Contains(p.stderr.String(), "draining") {
+		t.Errorf("no drain line in the log:\n%s", p.stderr)
+	}
+}

@@ -71,6 +71,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	logLevel := fset.String("log-level", "info", "log level: debug, info, warn or error")
 	useSandbox := fset.Bool("sandbox", false, "serve against the built-in FHIR R4 sandbox instead of the real upstreams (no account, no network)")
 	grace := fset.Duration("grace", 10*time.Second, "how long shutdown waits for in-flight requests")
+	drainDelay := fset.Duration("drain-delay", 0, "on SIGTERM, how long to keep serving while /readyz already answers 503, so a load balancer stops sending first (e.g. 5s behind Kubernetes); then --grace applies")
 	auditPath := fset.String("audit-log", "", "append one JSON line per request to `FILE`: who, which block, route or tool, upstream operation, path parameters, status, duration (never bodies or credentials)")
 	allowUnauth := fset.Bool("allow-unauthenticated", false, "let exposes blocks without authentication listen on non-loopback addresses (refused by default)")
 	origins := &listFlag{}
@@ -86,6 +87,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	adminAddr := fset.String("admin", "", "`HOST:PORT` of the admin listener: /healthz, /readyz, /metrics (Prometheus), /status; off by default. Binds what it is given: keep it on loopback or a private network")
 	rateLimit := fset.Float64("rate-limit", 0, "requests per second each caller (principal, or client address without authentication) may send to a block, on average; 0: no limit")
 	rateBurst := fset.Int("rate-burst", 0, "requests a caller may send at once within --rate-limit (default: one second's worth)")
+	stateless := fset.Bool("mcp-stateless", false, "serve every MCP client without sessions, so that any replica answers any request (clients of the 2026-07-28 revision are served so in any case; older ones keep sessions without it)")
 	budget := fset.Int("mcp-result-budget", mcpserver.DefaultResultBudget, "bytes of JSON one MCP tool result carries; larger results come in pages (0: whole results, no paging)")
 	linkKey := fset.String("link-key", "", "`KEY` sealing page cursors, shared by replicas (64 hex digits, base64 of 32 bytes, or a passphrase of 32+ characters); default $NAFTIKO_LINK_KEY, else random per process")
 	retries := fset.Int("upstream-retries", upstream.DefaultRetries, "retries of a GET, HEAD or OPTIONS call whose upstream could not be reached or answered 502, 503, 504 or 429 (jittered backoff from 100 ms up to 2 s, Retry-After honoured, within --timeout); 0: none")
@@ -239,7 +241,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	log.SetOutput(stdlogBridge{logger: logger, caps: caps})
 	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth, Version: version,
 		ResultBudget: cmp.Or(*budget, -1), LinkKey: key,
-		Telemetry: tel, Admin: *adminAddr, RateLimit: ratelimit.New(*rateLimit, *rateBurst),
+		Telemetry: tel, Admin: *adminAddr, RateLimit: ratelimit.New(*rateLimit, *rateBurst), MCPStateless: *stateless, DrainDelay: *drainDelay,
 		AllowedOrigins: origins.list, Limits: server.Limits{ReadTimeout: *readTimeout, WriteStall: *writeStall,
 			IdleTimeout: *idleTimeout, MaxConnections: *maxConns, MCPSessionIdle: *sessionIdle, MCPMaxSessions: *maxSessions}})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/naftiko/naftiko/engine/fault"
 )
 
@@ -36,10 +38,14 @@ const (
 //   - where the SDK answers a message it cannot handle (an unknown method,
 //     a malformed payload) with a plain-text 400, the client gets the
 //     JSON-RPC error instead (-32601 with the request's id, -32700).
-func (s *Server) messageGuard(next http.Handler) http.Handler {
+//
+// It also picks the go-sdk handler: a request of the 2026-07-28 revision
+// without a session goes to the stateless one, everything else to
+// stateful (the same one with WithStateless).
+func (s *Server) messageGuard(stateful, stateless http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody {
-			next.ServeHTTP(w, r)
+			stateful.ServeHTTP(w, r)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMessage))
@@ -67,6 +73,9 @@ func (s *Server) messageGuard(next http.Handler) http.Handler {
 		var env struct {
 			ID     json.RawMessage `json:"id"`
 			Method string          `json:"method"`
+			Params struct {
+				Meta map[string]any `json:"_meta"`
+			} `json:"params"`
 		}
 		json.Unmarshal(body, &env) // a malformed message is the SDK's to refuse; we only reword it
 		if env.Method == "initialize" && r.Header.Get("Mcp-Session-Id") == "" && s.full() {
@@ -78,6 +87,10 @@ func (s *Server) messageGuard(next http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
+		next := stateful
+		if r.Header.Get("Mcp-Session-Id") == "" && modern(r.Header.Get("Mcp-Protocol-Version"), env.Method, env.Params.Meta) {
+			next = stateless
+		}
 		rw := &rpcErrors{ResponseWriter: w, id: env.ID}
 		next.ServeHTTP(rw, r)
 		rw.finish()
@@ -186,4 +199,18 @@ func WriteRefusal(w http.ResponseWriter, f *fault.Fault) {
 		w.Header().Set("Retry-After", f.RetryAfter)
 	}
 	writeRPCError(w, f.Status(), nil, rpcInvalidRequest, f.Detail)
+}
+
+// statelessRevision is the first MCP revision without sessions.
+const statelessRevision = "2026-07-28"
+
+// modern reports whether a message belongs to the 2026-07-28 revision or
+// later: its version header or _meta says so, or it is server/discover.
+// Versions are dates, so they compare as strings.
+func modern(header, method string, meta map[string]any) bool {
+	if header >= statelessRevision || method == "server/discover" {
+		return true
+	}
+	v, _ := meta[mcp.MetaKeyProtocolVersion].(string)
+	return v >= statelessRevision
 }

@@ -47,6 +47,7 @@ type config struct {
 	budget         int
 	linkKey        []byte
 	audit          *audit.Log
+	stateless      bool
 }
 
 // Option adjusts a Server.
@@ -86,6 +87,14 @@ func WithResultBudget(n int) Option {
 // random key is made, and cursors open on this process only.
 func WithLinkKey(key []byte) Option {
 	return func(c *config) { c.linkKey = key }
+}
+
+// WithStateless serves every client without sessions: any replica answers
+// any request, with no affinity. Without it, clients of the 2026-07-28
+// revision (server/discover, the version in each request's _meta) are
+// still served statelessly, and older clients keep their sessions.
+func WithStateless(on bool) Option {
+	return func(c *config) { c.stateless = on }
 }
 
 // WithSessionTimeout closes Streamable HTTP sessions idle for d; 0 or less
@@ -144,9 +153,15 @@ func New(s *engine.MCPSurface, logger *slog.Logger, opts ...Option) *Server {
 	// SSE stream: the same message without SSE framing, which clients must
 	// accept, and cheaper for both sides on large results (GET still opens
 	// a stream for server notifications).
-	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv.mcp },
+	get := func(*http.Request) *mcp.Server { return srv.mcp }
+	stateful := mcp.NewStreamableHTTPHandler(get,
 		&mcp.StreamableHTTPOptions{Logger: sdkLog, SessionTimeout: cfg.sessionTimeout, JSONResponse: true})
-	srv.http = srv.messageGuard(streamable)
+	stateless := mcp.NewStreamableHTTPHandler(get,
+		&mcp.StreamableHTTPOptions{Logger: sdkLog, Stateless: true, JSONResponse: true})
+	if cfg.stateless {
+		stateful = stateless
+	}
+	srv.http = srv.messageGuard(stateful, stateless)
 	return srv
 }
 

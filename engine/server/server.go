@@ -117,6 +117,13 @@ type Options struct {
 	// RateLimit bounds the requests per second of each caller principal
 	// (the client address when a block has no authentication); nil: none.
 	RateLimit *ratelimit.Limiter
+	// MCPStateless serves every MCP client without sessions (clients of
+	// the 2026-07-28 revision are served so in any case).
+	MCPStateless bool
+	// DrainDelay is how long, once shutdown begins, the gateway keeps
+	// accepting requests while /readyz already says it is not ready, so
+	// that a load balancer stops sending before the listeners close.
+	DrainDelay time.Duration
 }
 
 // New mounts the surfaces of caps. Exposes blocks of different capabilities
@@ -294,7 +301,8 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 		log := logger.With("capability", c.Name, "exposes", m.Namespace)
 		srv := mcpserver.New(m, log, mcpserver.WithAudit(opts.Audit), mcpserver.WithVersion(opts.Version),
 			budgetOption(opts.ResultBudget), mcpserver.WithLinkKey(opts.LinkKey),
-			mcpserver.WithSessionTimeout(opts.Limits.MCPSessionIdle), mcpserver.WithMaxSessions(opts.Limits.MCPMaxSessions))
+			mcpserver.WithSessionTimeout(opts.Limits.MCPSessionIdle), mcpserver.WithMaxSessions(opts.Limits.MCPMaxSessions),
+			mcpserver.WithStateless(opts.MCPStateless))
 		h, err := l.guard(c, m.Namespace, "mcp", m.Auth, prefix+"/mcp", srv.Handler(), log, opts)
 		if err != nil {
 			return err
@@ -530,11 +538,16 @@ func (s *Server) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer, g
 	return err
 }
 
-// shutdown turns unready first, lets in-flight requests finish within
-// grace, and closes the admin listeners last, so that probes watch the
-// drain to its end.
+// shutdown turns unready first, keeps serving for the drain delay, then
+// stops accepting and lets in-flight requests finish within grace, and
+// closes the admin listeners last, so that probes watch the drain to its
+// end.
 func (s *Server) shutdown(grace time.Duration) {
 	s.ready.Store(false)
+	if d := s.opts.DrainDelay; d > 0 {
+		s.logger.Info("draining: not ready; still serving until the load balancer notices", "delay", d)
+		time.Sleep(d)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	s.mu.Lock()
