@@ -13,10 +13,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/naftiko/naftiko/engine"
@@ -261,12 +263,77 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		logger.Info("listening", "surface", kind, "namespace", ns, "url", url)
 	}
+	// SIGHUP re-reads the files: a valid new version replaces the served
+	// one in place, an invalid one is refused and the old one keeps serving.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			reload(fset.Args(), opts, upstreams.m, listens.m, srv, *grace, logger)
+		}
+	}()
 	if err := srv.Serve(ctx, stdin, stdout, *grace); err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitFailed
 	}
 	logger.Info("stopped")
 	return exitOK
+}
+
+// reload reads, validates and compiles the files again and swaps them in;
+// on any error the version being served stays, and the log says why.
+func reload(args []string, opts engine.Options, upstreams, listens map[string]string, srv *server.Server, grace time.Duration, logger *slog.Logger) {
+	refuse := func(msg string, attrs ...any) {
+		logger.Error("reload refused; still serving the previous version: "+msg, attrs...)
+	}
+	logger.Info("reload: reading the capability files again")
+	files, err := capabilityFiles(args)
+	if err != nil {
+		refuse(err.Error())
+		return
+	}
+	docs, parsed, err := loadFiles(files)
+	if err != nil {
+		refuse(err.Error())
+		return
+	}
+	serve, err := servable(args, files, docs, logger)
+	if err != nil {
+		refuse(err.Error())
+		return
+	}
+	if err := checkOverrides(serve, upstreams, listens); err != nil {
+		refuse(err.Error())
+		return
+	}
+	v := validate(docs, parsed)
+	if v.err != nil {
+		refuse(v.err.Error())
+		return
+	}
+	if v.diags.HasErrors() {
+		for _, d := range v.diags.Errors() {
+			logger.Error("reload: " + d.String())
+		}
+		refuse(fmt.Sprintf("%d error(s) in the capability files", len(v.diags.Errors())))
+		return
+	}
+	caps, err := compileAll(serve, opts)
+	if err != nil {
+		refuse(err.Error())
+		return
+	}
+	if err := srv.Reload(caps, grace); err != nil {
+		refuse(err.Error())
+		return
+	}
+	logger.Info("reloaded", "files", len(caps))
+	for _, u := range srv.URLs() {
+		kind, rest, _ := strings.Cut(u, " ")
+		ns, url, _ := strings.Cut(rest, " ")
+		logger.Info("serving", "surface", kind, "namespace", ns, "url", url)
+	}
 }
 
 // listFlag collects a repeatable flag's values.
@@ -281,7 +348,9 @@ func checkOverrides(docs []*spec.Document, upstreams, listens map[string]string)
 	var consumed, exposed []string
 	for _, d := range docs {
 		if d == nil {
-			continue
+			// A file that could not be parsed may hold the namespace: its
+			// diagnostics, which validation reports, come first.
+			return nil
 		}
 		all := append([]spec.Consumes(nil), d.Consumes...)
 		if d.Capability != nil {

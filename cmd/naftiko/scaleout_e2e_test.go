@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,5 +117,86 @@ func TestStatelessModeServesOlderClients(t *testing.T) {
 	_, c := startSandbox(t)
 	if _, body := post(c, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"retrieve-fhir-capability-statement","arguments":{}}}`); strings.Contains(body, "CapabilityStatement") {
 		t.Errorf("a stateful gateway answered a session-less tools/call of an older client: %.300s", body)
+	}
+}
+
+// SIGHUP re-reads the files: a valid new version is served on the same
+// ports while a request that started on the old one finishes on it; an
+// invalid version is refused with its diagnostics and the served one
+// stays.
+func TestReloadOnSIGHUP(t *testing.T) {
+	up := newFakeFHIR(t)
+	seed, err := os.ReadFile(seedPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "provider-access-patient.yaml")
+	write := func(data []byte) {
+		t.Helper()
+		// Written whole, then renamed: the reload never reads half a file.
+		tmp := file + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(seed)
+	p := startNaftiko(t, []string{"CIGNA_API_KEY=" + testToken}, "run", "--upstream", "provider-access-patient="+up.URL,
+		"--listen", "provider-access-patient-rest=127.0.0.1:0", "--listen", "provider-access-patient-mcp=127.0.0.1:0", file)
+	rest := origin(t, p.waitListening(t, 2)["provider-access-patient-rest"])
+	if resp, _ := get(t, rest+"/v1/metadata"); resp.StatusCode != 200 {
+		t.Fatalf("before reload: %d", resp.StatusCode)
+	}
+	// A request in flight on the old version.
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(rest + "/v1/patient/slow/everything")
+		if err != nil {
+			done <- -1
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	select {
+	case <-up.slow:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow request never reached the upstream")
+	}
+
+	write(bytes.Replace(seed, []byte("path: /v1/metadata"), []byte("path: /v2/metadata"), 1))
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, p, "reloaded", 1)
+	if resp, _ := get(t, rest+"/v2/metadata"); resp.StatusCode != 200 {
+		t.Errorf("the new route on the same port after reload: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, rest+"/v1/metadata"); resp.StatusCode != 404 {
+		t.Errorf("the old route after reload: %d, want 404", resp.StatusCode)
+	}
+	if code := <-done; code != 200 {
+		t.Errorf("the request in flight during the reload: %d, want 200", code)
+	}
+
+	write([]byte("naftiko: 1.0.0-alpha2\ncapability:\n  exposes: [oops\n"))
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, p, "reload refused", 1)
+	if resp, _ := get(t, rest+"/v2/metadata"); resp.StatusCode != 200 {
+		t.Errorf("after a refused reload the served version is gone: %d", resp.StatusCode)
+	}
+	if !strings.Contains(p.stderr.String(), file) {
+		t.Errorf("the refusal does not name the file:\n%s", p.stderr)
+	}
+}
+
+// waitLog waits until naftiko's log holds n lines containing msg.
+func waitLog(t *testing.T, p *proc, msg string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(p.stderr.String(), msg) < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log after 10s:\n%s", msg, p.stderr)
+		}
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
-	"golang.org/x/net/netutil"
 
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/admin"
@@ -48,10 +47,13 @@ type Server struct {
 	// ready: every listener serves; false again once shutdown begins.
 	ready atomic.Bool
 
-	mu      sync.Mutex
-	servers []*http.Server
-	// admin servers are shut down last, so probes see the drain.
-	adminServers []*http.Server
+	mu sync.Mutex
+	// served are the listeners being served, by key (see listener.key):
+	// a reload keeps those whose key it finds again and swaps their
+	// handler.
+	served   map[string]*served
+	errc     chan error
+	reloadMu sync.Mutex
 }
 
 type listener struct {
@@ -63,6 +65,10 @@ type listener struct {
 	// admin: the --admin listener, or one holding only a control block.
 	admin bool
 	srv   *Server
+	// reuse holds the listeners of the version a reload replaces, by key;
+	// reused says ln came from there.
+	reuse  map[string]net.Listener
+	reused bool
 }
 
 // block is one exposes block served by a listener: rest, mcp or control
@@ -133,6 +139,13 @@ type Options struct {
 // bound here to an ephemeral port so that everything derived from its
 // address (URLs, the default OAuth resource) names the real port.
 func New(caps []*engine.Capability, opts Options) (*Server, error) {
+	return build(caps, opts, nil, nil)
+}
+
+// build is New for a first start (owner and reuse nil) or for a reload:
+// then the listeners belong to owner, the running server, and take over
+// the net.Listeners of reuse whose keys they have.
+func build(caps []*engine.Capability, opts Options, owner *Server, reuse map[string]net.Listener) (*Server, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -150,12 +163,15 @@ func New(caps []*engine.Capability, opts Options) (*Server, error) {
 		// Metrics read the route or tool from the request's audit entry.
 		opts.Audit = audit.New(nil, nil)
 	}
-	s := &Server{logger: logger, limits: opts.Limits, caps: caps, opts: opts, started: time.Now()}
+	s := &Server{logger: logger, limits: opts.Limits, caps: caps, opts: opts, started: time.Now(), served: map[string]*served{}}
+	if owner == nil {
+		owner = s
+	}
 	byAddr := map[string]*listener{}
 	place := func(addr string, b block) {
 		l := byAddr[addr]
 		if l == nil {
-			l = &listener{addr: addr, mux: http.NewServeMux(), srv: s}
+			l = &listener{addr: addr, mux: http.NewServeMux(), srv: owner, reuse: reuse}
 			s.listeners = append(s.listeners, l)
 			if !isEphemeral(addr) {
 				byAddr[addr] = l
@@ -164,8 +180,8 @@ func New(caps []*engine.Capability, opts Options) (*Server, error) {
 		l.blocks = append(l.blocks, b)
 	}
 	if opts.Admin != "" {
-		l := &listener{addr: opts.Admin, mux: http.NewServeMux(), admin: true, srv: s}
-		l.mux.Handle("/", s.adminHandler(true, true, true))
+		l := &listener{addr: opts.Admin, mux: http.NewServeMux(), admin: true, srv: owner, reuse: reuse}
+		l.mux.Handle("/", owner.adminHandler(true, true, true))
 		s.listeners = append(s.listeners, l)
 	}
 	for _, c := range caps {
@@ -433,8 +449,11 @@ func principalName(p inbound.Principal) string {
 
 // URLs lists what each listener serves, for the start-up log and for tests.
 func (s *Server) URLs() []string {
+	s.mu.Lock()
+	listeners := s.listeners
+	s.mu.Unlock()
 	var out []string
-	for _, l := range s.listeners {
+	for _, l := range listeners {
 		host := l.addr
 		if l.ln != nil {
 			host = l.ln.Addr().String()
@@ -476,6 +495,10 @@ func (s *Server) Listen() error {
 }
 
 func (l *listener) listen() error {
+	if ln, ok := l.reuse[l.key()]; ok {
+		l.ln, l.reused = ln, true
+		return nil
+	}
 	ln, err := net.Listen("tcp", l.addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -489,7 +512,7 @@ func (l *listener) listen() error {
 
 func (s *Server) closeListeners() {
 	for _, l := range s.listeners {
-		if l.ln != nil {
+		if l.ln != nil && !l.reused {
 			l.ln.Close()
 			l.ln = nil
 		}
@@ -500,28 +523,13 @@ func (s *Server) closeListeners() {
 // ends or stdin closes, then shuts down, letting in-flight requests finish
 // within grace.
 func (s *Server) Serve(ctx context.Context, stdin io.Reader, stdout io.Writer, grace time.Duration) error {
-	errc := make(chan error, len(s.listeners)+1)
+	errc := make(chan error, 1)
+	s.mu.Lock()
+	s.errc = errc
 	for _, l := range s.listeners {
-		hs := &http.Server{
-			Handler:           deadlines(l.mux, s.limits),
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       s.limits.IdleTimeout,
-			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
-		}
-		s.mu.Lock()
-		if l.admin {
-			s.adminServers = append(s.adminServers, hs)
-		} else {
-			s.servers = append(s.servers, hs)
-		}
-		s.mu.Unlock()
-		ln := netutil.LimitListener(l.ln, s.limits.MaxConnections)
-		go func(l *listener) {
-			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("serve %s: %w", l.addr, err)
-			}
-		}(l)
+		s.start(l)
 	}
+	s.mu.Unlock()
 	s.ready.Store(true)
 	stdioDone := make(chan error, 1)
 	if s.stdio != nil {
@@ -550,9 +558,15 @@ func (s *Server) shutdown(grace time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	var servers, admins []*http.Server
 	s.mu.Lock()
-	servers := append([]*http.Server(nil), s.servers...)
-	admins := append([]*http.Server(nil), s.adminServers...)
+	for _, sv := range s.served {
+		if sv.admin {
+			admins = append(admins, sv.hs)
+		} else {
+			servers = append(servers, sv.hs)
+		}
+	}
 	s.mu.Unlock()
 	shutdownAll(ctx, servers)
 	shutdownAll(ctx, admins)
@@ -594,8 +608,11 @@ func (s *Server) status() admin.Status {
 			urls[f[0]+" "+f[1]] = f[2]
 		}
 	}
+	s.mu.Lock()
+	caps := s.caps
+	s.mu.Unlock()
 	return admin.Status{Version: s.opts.Version, Started: s.started.UTC(), Uptime: time.Since(s.started).Round(time.Second).String(),
-		Ready: s.Ready(), Exporting: s.opts.Telemetry.Exporting(), Files: admin.Describe(s.caps, urls)}
+		Ready: s.Ready(), Exporting: s.opts.Telemetry.Exporting(), Files: admin.Describe(caps, urls)}
 }
 
 // rateLimited refuses a caller over its rate with 429 and Retry-After: a
