@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -95,17 +96,11 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	retries := fset.Int("upstream-retries", upstream.DefaultRetries, "retries of a GET, HEAD or OPTIONS call whose upstream could not be reached or answered 502, 503, 504 or 429 (jittered backoff from 100 ms up to 2 s, Retry-After honoured, within --timeout); 0: none")
 	breakerFailures := fset.Int("upstream-breaker-failures", upstream.DefaultBreakerFailures, "consecutive failed upstream attempts (no answer, timeout, 5xx) that open a namespace's circuit breaker: calls then fail fast with 503 upstream-unavailable; 0: no breaker")
 	breakerOpen := fset.Duration("upstream-breaker-open", upstream.DefaultBreakerOpen, "how long an open circuit breaker refuses calls before one probe may close it")
-	fset.Usage = func() {
-		fmt.Fprint(stderr, runUsage)
-		fset.PrintDefaults()
+	paths, code, ok := parseCommand(fset, args, runUsage, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if err := fset.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fset.NArg() == 0 {
+	if len(paths) == 0 {
 		fmt.Fprintln(stderr, "naftiko run: no capability file given")
 		fset.Usage()
 		return exitUsage
@@ -121,7 +116,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return exitUsage
 		}
 	}
-	files, err := capabilityFiles(fset.Args())
+	files, err := capabilityFiles(paths)
 	if err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitUsage
@@ -132,7 +127,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitUsage
 	}
-	serve, err := servable(fset.Args(), files, docs, logger)
+	serve, err := servable(paths, files, docs, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitFailed
@@ -197,8 +192,19 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		// Real credentials never go to the sandbox: the environment is not
 		// read, and every variable gets the token the sandbox hands out.
 		opts.Env = func(string) (string, bool) { return "", false }
+		// Once per variable, however many files name it.
+		var (
+			mu     sync.Mutex
+			logged = map[string]bool{}
+		)
 		opts.Fallback = func(name string) (string, bool) {
-			logger.Info("sandbox: using the sandbox token for a variable (the environment is not read in sandbox mode)", "variable", name)
+			mu.Lock()
+			first := !logged[name]
+			logged[name] = true
+			mu.Unlock()
+			if first {
+				logger.Info("sandbox: using the sandbox token for a variable (the environment is not read in sandbox mode)", "variable", name)
+			}
 			return sb.Token(), true
 		}
 		logger.Info("sandbox: FHIR R4 sandbox upstream started; every consumes block points at it", "url", url, "members", len(sb.MemberIDs()))
@@ -270,7 +276,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			reload(fset.Args(), opts, upstreams.m, listens.m, srv, *grace, logger)
+			reload(paths, opts, upstreams.m, listens.m, srv, *grace, logger)
 		}
 	}()
 	if err := srv.Serve(ctx, stdin, stdout, *grace); err != nil {

@@ -492,8 +492,10 @@ func TestRunStartupFailures(t *testing.T) {
 		if code := p.wait(t); code != 1 {
 			t.Errorf("exit code = %d, want 1", code)
 		}
-		if !strings.Contains(p.stderr.String(), "CIGNA_API_KEY") {
-			t.Errorf("message does not name the variable:\n%s", p.stderr)
+		for _, want := range []string{"CIGNA_API_KEY is set but empty", "export CIGNA_API_KEY=", "--sandbox"} {
+			if !strings.Contains(p.stderr.String(), want) {
+				t.Errorf("message lacks %q: it must say what is wrong and what to do:\n%s", want, p.stderr)
+			}
 		}
 		if strings.Contains(p.stderr.String(), "listening") {
 			t.Errorf("naftiko listened although a variable is missing")
@@ -523,8 +525,8 @@ func TestRunStartupFailures(t *testing.T) {
 		if code := p.wait(t); code != 1 {
 			t.Errorf("exit code = %d, want 1", code)
 		}
-		if !strings.Contains(p.stderr.String(), "already in use") {
-			t.Errorf("want a clear port-in-use message:\n%s", p.stderr)
+		if !strings.Contains(p.stderr.String(), "already in use") || !strings.Contains(p.stderr.String(), "--listen provider-access-patient-rest=HOST:PORT") {
+			t.Errorf("want a port-in-use message naming the block to move:\n%s", p.stderr)
 		}
 	})
 	t.Run("usage", func(t *testing.T) {

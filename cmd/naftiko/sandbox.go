@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,18 +27,12 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fset := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	listen := fset.String("listen", "127.0.0.1:8181", "address to listen on")
-	fset.Usage = func() {
-		fmt.Fprint(stderr, sandboxUsage)
-		fset.PrintDefaults()
+	rest, code, ok := parseCommand(fset, args, sandboxUsage, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if err := fset.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fset.NArg() > 0 {
-		fmt.Fprintf(stderr, "naftiko sandbox: unexpected argument %q\n", fset.Arg(0))
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "naftiko sandbox: unexpected argument %q\n", rest[0])
 		return exitUsage
 	}
 	sb := sandbox.New(sandbox.Options{})

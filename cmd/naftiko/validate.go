@@ -3,12 +3,12 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 
@@ -53,16 +53,12 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fset.SetOutput(stderr)
 	strict := fset.Bool("strict", false, "treat warnings as errors (official schema conformance)")
 	format := fset.String("format", "text", "output format: text, json or github (workflow commands)")
-	fset.Usage = func() {
-		fmt.Fprint(stderr, validateUsage)
-		fset.PrintDefaults()
-	}
-	paths, err := parseInterspersed(fset, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	quiet := fset.Bool("quiet", false, "report errors only (warnings are still counted in the summary)")
+	maxWarnings := fset.Int("max-warnings", -1, "fail (exit 1) when there are more warnings than `N`; -1: no limit")
+	all := fset.Bool("all", false, "text format: list every warning (by default a rule found more than 5 times shows its first 3 and a count)")
+	paths, code, ok := parseCommand(fset, args, validateUsage, stdout, stderr)
+	if !ok {
+		return code
 	}
 	switch *format {
 	case "text", "json", "github":
@@ -111,6 +107,11 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	// Thousands of lines for a corpus: one write each would cost more
 	// system time than validating.
 	out := bufio.NewWriterSize(stdout, 64<<10)
+	if *quiet {
+		for i := range results {
+			results[i].Diagnostics = results[i].Diagnostics.Errors()
+		}
+	}
 	switch *format {
 	case "json":
 		writeJSON(out, results, sum)
@@ -118,7 +119,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		writeGitHub(out, results)
 		writeSummary(out, sum)
 	default:
-		writeText(out, results)
+		writeText(out, results, !*all)
 		writeSummary(out, sum)
 	}
 	if err := out.Flush(); err != nil {
@@ -128,30 +129,11 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if sum.Errors > 0 {
 		return exitFailed
 	}
-	return exitOK
-}
-
-// parseInterspersed parses flags that may come before, between or after
-// paths; `--` ends flag parsing.
-func parseInterspersed(fset *flag.FlagSet, args []string) ([]string, error) {
-	var paths []string
-	for {
-		if err := fset.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fset.Args()
-		if len(rest) == 0 {
-			return paths, nil
-		}
-		// flag stops at the first non-flag; a literal "--" is consumed by
-		// Parse, so everything after it is a path.
-		consumed := len(args) - len(rest)
-		if consumed > 0 && args[consumed-1] == "--" {
-			return append(paths, rest...), nil
-		}
-		paths = append(paths, rest[0])
-		args = rest[1:]
+	if *maxWarnings >= 0 && sum.Warnings > *maxWarnings {
+		fmt.Fprintf(stderr, "naftiko validate: %s, more than --max-warnings %d\n", plural(sum.Warnings, "warning"), *maxWarnings)
+		return exitFailed
 	}
+	return exitOK
 }
 
 // validateAll checks files in parallel; results keep the input order.
@@ -194,14 +176,46 @@ func validateAll(v *spec.Validator, files []string, strict bool) ([]fileResult, 
 	return results, nil
 }
 
-func writeText(w io.Writer, results []fileResult) {
+// Warnings of one rule beyond groupAfter are summarised (grouped) after
+// the first groupShown of them; errors are always listed.
+const (
+	groupAfter = 5
+	groupShown = 3
+)
+
+func writeText(w io.Writer, results []fileResult, group bool) {
 	var all spec.Diagnostics
 	for _, r := range results {
 		all = append(all, r.Diagnostics...)
 	}
 	all.Sort()
+	count := map[string]int{}
 	for _, d := range all {
+		if d.Severity == spec.Warning {
+			count[d.Rule]++
+		}
+	}
+	shown := map[string]int{}
+	for _, d := range all {
+		if group && d.Severity == spec.Warning && count[d.Rule] > groupAfter {
+			if shown[d.Rule]++; shown[d.Rule] > groupShown {
+				continue
+			}
+		}
 		fmt.Fprintln(w, d.String())
+	}
+	if !group {
+		return
+	}
+	var rules []string
+	for rule, n := range count {
+		if n > groupAfter {
+			rules = append(rules, rule)
+		}
+	}
+	slices.Sort(rules)
+	for _, rule := range rules {
+		fmt.Fprintf(w, "warning: %d more [%s] warnings like the %d above (--all lists them)\n", count[rule]-groupShown, rule, groupShown)
 	}
 }
 

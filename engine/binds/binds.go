@@ -45,6 +45,8 @@ type MissingError struct {
 	Var, Source, Namespace, File string
 	Pos                          spec.Pos
 	Detail                       string
+	// Empty: the variable is set, to the empty string.
+	Empty bool
 }
 
 func (e *MissingError) Error() string {
@@ -52,7 +54,12 @@ func (e *MissingError) Error() string {
 	if e.Detail != "" {
 		return msg + ": " + e.Detail
 	}
-	return fmt.Sprintf("%s: environment variable %s is not set", msg, e.Source)
+	state := "is not set"
+	if e.Empty {
+		state = "is set but empty"
+	}
+	return fmt.Sprintf("%s: environment variable %s %s: export %s=... with the real value, or try naftiko without an account with --sandbox",
+		msg, e.Source, state, e.Source)
 }
 
 // Resolve reads every bind of doc (root and capability level).
@@ -88,8 +95,9 @@ func Resolve(doc *spec.Document, opts Options) (*Vars, error) {
 					}
 				}
 			} else if val, ok = opts.Env(kv.Value); !ok || val == "" {
+				set := ok
 				if val, ok = lookupFallback(opts, kv.Key); !ok {
-					return nil, &MissingError{Var: kv.Key, Source: kv.Value, Namespace: b.Namespace, File: doc.Path, Pos: kv.Pos}
+					return nil, &MissingError{Var: kv.Key, Source: kv.Value, Namespace: b.Namespace, File: doc.Path, Pos: kv.Pos, Empty: set}
 				}
 				v.fromDefault = append(v.fromDefault, kv.Key)
 			}

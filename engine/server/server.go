@@ -502,7 +502,21 @@ func (l *listener) listen() error {
 	ln, err := net.Listen("tcp", l.addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("cannot listen on %s: the port is already in use (free it, or move the block with --listen NAMESPACE=HOST:PORT)", l.addr)
+			if l.admin && len(l.blocks) == 0 {
+				return fmt.Errorf("cannot listen on %s (--admin): the port is already in use; free it, or give --admin another HOST:PORT", l.addr)
+			}
+			var moves []string
+			for _, b := range l.blocks {
+				ns := engine.ControlNamespace
+				switch {
+				case b.rest != nil:
+					ns = b.rest.Namespace
+				case b.mcp != nil:
+					ns = b.mcp.Namespace
+				}
+				moves = append(moves, "--listen "+ns+"=HOST:PORT")
+			}
+			return fmt.Errorf("cannot listen on %s: the port is already in use; free it, or move the block elsewhere with %s", l.addr, strings.Join(moves, ", "))
 		}
 		return fmt.Errorf("cannot listen on %s: %w", l.addr, err)
 	}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Flags may follow the paths, as with most CLIs.
+func TestCLIFlagsAfterPaths(t *testing.T) {
+	p := startNaftiko(t, nil, "run", seedPath(t), "--sandbox",
+		"--listen", "provider-access-patient-rest=127.0.0.1:0", "--listen", "provider-access-patient-mcp=127.0.0.1:0")
+	rest := origin(t, p.waitListening(t, 2)["provider-access-patient-rest"])
+	if resp, _ := get(t, rest+"/v1/metadata"); resp.StatusCode != 200 {
+		t.Errorf("served with flags after the file: %d", resp.StatusCode)
+	}
+	// After "--" everything is a path.
+	out, err := exec.Command(naftikoBin, "validate", "--", "--strict").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--strict") {
+		t.Errorf("validate -- --strict: want --strict read as a missing path, got %v:\n%s", err, out)
+	}
+}
+
+// Asked for help, every command prints its usage on stdout and exits 0.
+func TestCLIHelpOnStdout(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"run", "-h"}, {"validate", "--help"}, {"sandbox", "-help"}, {"run", seedPath(t), "--help"}} {
+		cmd := exec.Command(naftikoBin, args...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+		if !strings.Contains(stdout.String(), "Usage") || stderr.Len() != 0 {
+			t.Errorf("%v: stdout %d bytes (want the usage), stderr %q", args, stdout.Len(), stderr.String())
+		}
+	}
+	// A flag error is a usage error on stderr.
+	cmd := exec.Command(naftikoBin, "run", "--no-such-flag", seedPath(t))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 2 || !strings.Contains(stderr.String(), "no-such-flag") {
+		t.Errorf("unknown flag: %v, stderr %q", err, stderr.String())
+	}
+}
+
+// validate reports errors only with --quiet, fails over --max-warnings,
+// and groups a rule's many warnings unless --all.
+func TestCLIValidateWarningBudget(t *testing.T) {
+	corpus := filepath.Join(repoDir(t), "..", "shared", "corpus", "third-party")
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(naftikoBin, append([]string{"validate"}, args...)...)
+		out, _ := cmd.Output()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	out, code := run("--quiet", seedPath(t))
+	if code != 0 || strings.Contains(out, "warning:") || !strings.Contains(out, "10 warnings") {
+		t.Errorf("--quiet on the seed: exit %d\n%s", code, out)
+	}
+	if _, code := run("--max-warnings", "10", seedPath(t)); code != 0 {
+		t.Errorf("--max-warnings 10 with 10 warnings: exit %d, want 0", code)
+	}
+	if _, code := run("--max-warnings", "9", seedPath(t)); code != 1 {
+		t.Errorf("--max-warnings 9 with 10 warnings: exit %d, want 1", code)
+	}
+	grouped, _ := run(corpus)
+	full, _ := run("--all", corpus)
+	if n, m := strings.Count(grouped, "\n"), strings.Count(full, "\n"); n*10 > m || !strings.Contains(grouped, "more [with-adapter-prefix] warnings") {
+		t.Errorf("grouped output has %d lines, --all %d: want a tenth or less, with counts", n, m)
+	}
+	if strings.Count(grouped, ": error: ") != strings.Count(full, ": error: ") {
+		t.Error("grouping dropped errors")
+	}
+}
+
+// With --sandbox the sandbox-token line is logged once per variable,
+// however many files name it.
+func TestCLISandboxTokenLoggedOnce(t *testing.T) {
+	dir := t.TempDir()
+	seed, err := os.ReadFile(seedPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a.yaml", "b.yaml"} {
+		if err := os.WriteFile(filepath.Join(dir, name), seed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startNaftiko(t, nil, "run", "--sandbox", "--listen", "provider-access-patient-rest=127.0.0.1:0",
+		"--listen", "provider-access-patient-mcp=127.0.0.1:0", dir)
+	p.waitListening(t, 4)
+	if n := strings.Count(p.stderr.String(), "using the sandbox token"); n != 1 {
+		t.Errorf("the sandbox token line appears %d times, want once:\n%s", n, p.stderr)
+	}
+}
