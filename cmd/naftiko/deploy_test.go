@@ -1276,13 +1276,19 @@ func TestDeploySecureAndDrains(t *testing.T) {
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
 		pause = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
 	}
+	// --drain-delay keeps serving after SIGTERM, before --grace starts.
+	drain, err := time.ParseDuration(cmp.Or(lastOf(args.values("drain-delay")), "0s"))
+	if err != nil {
+		t.Fatalf("--drain-delay: %v", err)
+	}
+	pause += drain
 	need := pause + grace + 5*time.Second
 	if tg := pod.TerminationGracePeriodSeconds; tg == nil || time.Duration(*tg)*time.Second <= need {
 		got := "unset (30)"
 		if tg != nil {
 			got = strconv.Itoa(*tg)
 		}
-		t.Errorf("terminationGracePeriodSeconds %s: want more than the preStop pause (%s) + --grace (%s) + 5 s of telemetry flush = %s", got, pause, grace, need)
+		t.Errorf("terminationGracePeriodSeconds %s: want more than the preStop pause and --drain-delay (%s) + --grace (%s) + 5 s of telemetry flush = %s", got, pause, grace, need)
 	}
 
 	// Replicas, the autoscaler and the disruption budget agree.
