@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,5 +93,60 @@ func TestCLISandboxTokenLoggedOnce(t *testing.T) {
 	p.waitListening(t, 4)
 	if n := strings.Count(p.stderr.String(), "using the sandbox token"); n != 1 {
 		t.Errorf("the sandbox token line appears %d times, want once:\n%s", n, p.stderr)
+	}
+}
+
+// --skip-invalid serves the valid files of a folder and skips, with their
+// diagnostics in the log and in /status, a file with errors and one that
+// cannot start; without it nothing starts.
+func TestCLISkipInvalid(t *testing.T) {
+	up := newFakeFHIR(t)
+	dir := t.TempDir()
+	seed, err := os.ReadFile(seedPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(seed), "call: provider-access-patient.getcapabilitystatement", "call: provider-access-patient.nosuchoperation", 1)
+	unset := strings.ReplaceAll(string(seed), "CIGNA_API_KEY", "NAFTIKO_TEST_UNSET_KEY")
+	for name, data := range map[string]string{"a-valid.yaml": string(seed), "b-broken.yaml": broken, "c-unset.yaml": unset} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"run", "--admin", "127.0.0.1:0", "--upstream", "provider-access-patient=" + up.URL,
+		"--listen", "provider-access-patient-rest=127.0.0.1:0", "--listen", "provider-access-patient-mcp=127.0.0.1:0", dir}
+	p := startNaftiko(t, []string{"CIGNA_API_KEY=" + testToken}, args...)
+	if code := p.wait(t); code != 1 || !strings.Contains(p.stderr.String(), "--skip-invalid") {
+		t.Errorf("without --skip-invalid: exit %d, want 1 and a hint:\n%s", code, p.stderr)
+	}
+	p = startNaftiko(t, []string{"CIGNA_API_KEY=" + testToken}, append([]string{"run", "--skip-invalid"}, args[1:]...)...)
+	urls := p.waitListening(t, 3)
+	if resp, _ := get(t, origin(t, urls["provider-access-patient-rest"])+"/v1/metadata"); resp.StatusCode != 200 {
+		t.Errorf("the valid file is not served: %d", resp.StatusCode)
+	}
+	log := p.stderr.String()
+	for _, want := range []string{"b-broken.yaml:", "nosuchoperation", "c-unset.yaml", "NAFTIKO_TEST_UNSET_KEY"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+	resp, body := get(t, origin(t, urls[""])+"/status")
+	var st struct {
+		Files   []struct{ Path string } `json:"capabilities"`
+		Skipped []struct {
+			Path   string
+			Errors []string
+		}
+	}
+	if err := json.Unmarshal(body, &st); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/status: %v %s", err, body)
+	}
+	if len(st.Files) != 1 || !strings.HasSuffix(st.Files[0].Path, "a-valid.yaml") || len(st.Skipped) != 2 {
+		t.Fatalf("/status serves %+v and skips %+v; want a-valid served, b-broken and c-unset skipped", st.Files, st.Skipped)
+	}
+	for _, sk := range st.Skipped {
+		if len(sk.Errors) == 0 || strings.Contains(strings.Join(sk.Errors, " "), testToken) {
+			t.Errorf("skipped %s: errors %v", sk.Path, sk.Errors)
+		}
 	}
 }

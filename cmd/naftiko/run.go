@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/admin"
 	"github.com/naftiko/naftiko/engine/audit"
 	"github.com/naftiko/naftiko/engine/continuation"
 	"github.com/naftiko/naftiko/engine/mcpserver"
@@ -87,6 +88,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	maxConns := fset.Int("max-connections", server.DefaultMaxConnections, "connections one listener holds at once; more wait to be accepted")
 	sessionIdle := fset.Duration("mcp-session-idle", server.DefaultMCPSessionIdle, "MCP sessions idle this long are closed (clients start a new one)")
 	maxSessions := fset.Int("mcp-max-sessions", server.DefaultMCPMaxSessions, "MCP sessions one block holds at once; more are refused with 503")
+	skipInvalid := fset.Bool("skip-invalid", false, "serve every valid file and skip each invalid one (or one that cannot start, such as a missing variable), with its diagnostics in the log and in /status; without it one invalid file stops everything")
 	adminAddr := fset.String("admin", "", "`HOST:PORT` of the admin listener: /healthz, /readyz, /metrics (Prometheus), /status; off by default. Binds what it is given: keep it on loopback or a private network")
 	rateLimit := fset.Float64("rate-limit", 0, "requests per second each caller (principal, or client address without authentication) may send to a block, on average; 0: no limit")
 	rateBurst := fset.Int("rate-burst", 0, "requests a caller may send at once within --rate-limit (default: one second's worth)")
@@ -221,11 +223,18 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			fmt.Fprintln(stderr, d)
 		}
 	}
-	if v.diags.HasErrors() {
-		fmt.Fprintf(stderr, "naftiko run: %d error(s) in the capability files; nothing was started (see 'naftiko validate' for warnings too)\n", len(v.diags.Errors()))
+	var skipped []admin.Skipped
+	switch {
+	case *skipInvalid && (v.diags.HasErrors() || compileErr != nil):
+		caps, skipped = serveValid(serve, v.diags, opts, logger)
+		if len(caps) == 0 {
+			fmt.Fprintf(stderr, "naftiko run: every file was skipped (%d); nothing to serve\n", len(skipped))
+			return exitFailed
+		}
+	case v.diags.HasErrors():
+		fmt.Fprintf(stderr, "naftiko run: %d error(s) in the capability files; nothing was started (see 'naftiko validate' for warnings too, or --skip-invalid to serve the valid files)\n", len(v.diags.Errors()))
 		return exitFailed
-	}
-	if compileErr != nil {
+	case compileErr != nil:
 		fmt.Fprintln(stderr, "naftiko run:", compileErr)
 		return exitFailed
 	}
@@ -249,7 +258,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	log.SetOutput(stdlogBridge{logger: logger, caps: caps})
 	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth, Version: version,
 		ResultBudget: cmp.Or(*budget, -1), LinkKey: key,
-		Telemetry: tel, Admin: *adminAddr, RateLimit: ratelimit.New(*rateLimit, *rateBurst), MCPStateless: *stateless, DrainDelay: *drainDelay,
+		Telemetry: tel, Admin: *adminAddr, Skipped: skipped, RateLimit: ratelimit.New(*rateLimit, *rateBurst), MCPStateless: *stateless, DrainDelay: *drainDelay,
 		AllowedOrigins: origins.list, Limits: server.Limits{ReadTimeout: *readTimeout, WriteStall: *writeStall,
 			IdleTimeout: *idleTimeout, MaxConnections: *maxConns, MCPSessionIdle: *sessionIdle, MCPMaxSessions: *maxSessions}})
 	if err != nil {
@@ -276,7 +285,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			reload(paths, opts, upstreams.m, listens.m, srv, *grace, logger)
+			reload(paths, opts, upstreams.m, listens.m, srv, *grace, *skipInvalid, logger)
 		}
 	}()
 	if err := srv.Serve(ctx, stdin, stdout, *grace); err != nil {
@@ -289,7 +298,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // reload reads, validates and compiles the files again and swaps them in;
 // on any error the version being served stays, and the log says why.
-func reload(args []string, opts engine.Options, upstreams, listens map[string]string, srv *server.Server, grace time.Duration, logger *slog.Logger) {
+func reload(args []string, opts engine.Options, upstreams, listens map[string]string, srv *server.Server, grace time.Duration, skip bool, logger *slog.Logger) {
 	refuse := func(msg string, attrs ...any) {
 		logger.Error("reload refused; still serving the previous version: "+msg, attrs...)
 	}
@@ -318,19 +327,25 @@ func reload(args []string, opts engine.Options, upstreams, listens map[string]st
 		refuse(v.err.Error())
 		return
 	}
-	if v.diags.HasErrors() {
+	var skipped []admin.Skipped
+	caps, err := compileAll(serve, opts)
+	switch {
+	case skip && (v.diags.HasErrors() || err != nil):
+		if caps, skipped = serveValid(serve, v.diags, opts, logger); len(caps) == 0 {
+			refuse("every file would be skipped")
+			return
+		}
+	case v.diags.HasErrors():
 		for _, d := range v.diags.Errors() {
 			logger.Error("reload: " + d.String())
 		}
 		refuse(fmt.Sprintf("%d error(s) in the capability files", len(v.diags.Errors())))
 		return
-	}
-	caps, err := compileAll(serve, opts)
-	if err != nil {
+	case err != nil:
 		refuse(err.Error())
 		return
 	}
-	if err := srv.Reload(caps, grace); err != nil {
+	if err := srv.Reload(caps, grace, skipped); err != nil {
 		refuse(err.Error())
 		return
 	}
@@ -340,6 +355,41 @@ func reload(args []string, opts engine.Options, upstreams, listens map[string]st
 		ns, url, _ := strings.Cut(rest, " ")
 		logger.Info("serving", "surface", kind, "namespace", ns, "url", url)
 	}
+}
+
+// serveValid compiles the files of serve that have no error, one by one,
+// and reports the others as skipped: files with errors (diags), files that
+// could not be read, and files that cannot start (a missing variable).
+func serveValid(serve []*spec.Document, diags spec.Diagnostics, opts engine.Options, logger *slog.Logger) ([]*engine.Capability, []admin.Skipped) {
+	byFile := map[string][]string{}
+	var order []string
+	for _, d := range diags.Errors() {
+		if _, seen := byFile[d.File]; !seen {
+			order = append(order, d.File)
+		}
+		byFile[d.File] = append(byFile[d.File], d.String())
+	}
+	var (
+		caps    []*engine.Capability
+		skipped []admin.Skipped
+	)
+	for _, doc := range serve {
+		if doc == nil || byFile[doc.Path] != nil {
+			continue // its errors are in diags
+		}
+		c, err := compileAll([]*spec.Document{doc}, opts)
+		if err != nil {
+			order = append(order, doc.Path)
+			byFile[doc.Path] = []string{err.Error()}
+			continue
+		}
+		caps = append(caps, c...)
+	}
+	for _, f := range order {
+		logger.Error("skipping a file that cannot be served (--skip-invalid)", "file", f, "errors", len(byFile[f]), "first", byFile[f][0])
+		skipped = append(skipped, admin.Skipped{Path: f, Errors: byFile[f]})
+	}
+	return caps, skipped
 }
 
 // listFlag collects a repeatable flag's values.

@@ -84,6 +84,15 @@ type Status struct {
 	Ready     bool         `json:"ready"`
 	Exporting bool         `json:"tracesExported"`
 	Files     []FileStatus `json:"capabilities"`
+	// Skipped are files --skip-invalid left out, with why.
+	Skipped []Skipped `json:"skipped,omitempty"`
+}
+
+// Skipped is a file not served: its errors (file:line:col diagnostics, or
+// why it cannot start).
+type Skipped struct {
+	Path   string   `json:"path"`
+	Errors []string `json:"errors"`
 }
 
 // FileStatus is one capability file.

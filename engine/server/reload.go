@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/naftiko/naftiko/engine"
+	"github.com/naftiko/naftiko/engine/admin"
 )
 
 // served is a listener being served: its http.Server and the handler it
@@ -77,8 +78,8 @@ func (s *Server) start(l *listener) {
 // finish on the version they started with. MCP sessions of the old version
 // end (their clients start new ones, as on any replica change); the stdio
 // block, if any, keeps the version it started with. On error nothing
-// changes.
-func (s *Server) Reload(caps []*engine.Capability, grace time.Duration) error {
+// changes. skipped replaces the files /status reports as skipped.
+func (s *Server) Reload(caps []*engine.Capability, grace time.Duration, skipped []admin.Skipped) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	s.mu.Lock()
@@ -113,7 +114,7 @@ func (s *Server) Reload(caps []*engine.Capability, grace time.Duration) error {
 			delete(s.served, k)
 		}
 	}
-	s.listeners, s.caps = n.listeners, caps
+	s.listeners, s.caps, s.opts.Skipped = n.listeners, caps, skipped
 	s.mu.Unlock()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), grace)

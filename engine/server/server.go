@@ -126,6 +126,8 @@ type Options struct {
 	// MCPStateless serves every MCP client without sessions (clients of
 	// the 2026-07-28 revision are served so in any case).
 	MCPStateless bool
+	// Skipped are the files --skip-invalid left out, for /status.
+	Skipped []admin.Skipped
 	// DrainDelay is how long, once shutdown begins, the gateway keeps
 	// accepting requests while /readyz already says it is not ready, so
 	// that a load balancer stops sending before the listeners close.
@@ -626,7 +628,7 @@ func (s *Server) status() admin.Status {
 	caps := s.caps
 	s.mu.Unlock()
 	return admin.Status{Version: s.opts.Version, Started: s.started.UTC(), Uptime: time.Since(s.started).Round(time.Second).String(),
-		Ready: s.Ready(), Exporting: s.opts.Telemetry.Exporting(), Files: admin.Describe(caps, urls)}
+		Ready: s.Ready(), Exporting: s.opts.Telemetry.Exporting(), Files: admin.Describe(caps, urls), Skipped: s.skipped()}
 }
 
 // rateLimited refuses a caller over its rate with 429 and Retry-After: a
@@ -657,4 +659,10 @@ func rateLimited(next http.Handler, l *ratelimit.Limiter, surface, ns string, te
 		}
 		fault.Write(w, r, f, nil)
 	})
+}
+
+func (s *Server) skipped() []admin.Skipped {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts.Skipped
 }
