@@ -151,6 +151,12 @@ type Authentication struct {
 	TokenValidation        string   `yaml:"tokenValidation"`
 	ClientID               string   `yaml:"clientId"`
 	ClientSecret           string   `yaml:"clientSecret"`
+	// aws-sig-v4 (consumes only; not in the official alpha2 schema)
+	AccessKeyID  string `yaml:"accessKeyId"`
+	SecretKey    string `yaml:"secretKey"`
+	SessionToken string `yaml:"sessionToken"`
+	Region       string `yaml:"region"`
+	Service      string `yaml:"service"`
 }
 
 // Exposes is a surface the capability serves. Which fields apply depends on Type.

@@ -535,6 +535,19 @@ func (c *checker) checkAuth(a *Authentication, consumes bool) {
 		if consumes && !a.Has("username") {
 			c.add(a.Pos, Error, "auth-incomplete", "%s authentication has no `username`", a.Type)
 		}
+	case "aws-sig-v4":
+		if !consumes {
+			return // auth-type: an exposes block cannot check a signature
+		}
+		var missing []string
+		for _, k := range []string{"accessKeyId", "secretKey", "region", "service"} {
+			if !a.Has(k) {
+				missing = append(missing, "`"+k+"`")
+			}
+		}
+		if len(missing) > 0 {
+			c.add(a.Pos, Error, "auth-incomplete", "aws-sig-v4 authentication has no %s (e.g. accessKeyId: '{{AWS_ACCESS_KEY_ID}}', secretKey: '{{AWS_SECRET_ACCESS_KEY}}', region: '{{AWS_REGION}}', service: execute-api)", strings.Join(missing, ", "))
+		}
 	case "oauth2":
 		if consumes && (a.ClientID == "" || a.ClientSecret == "" || (a.TokenEndpoint == "" && a.AuthorizationServerURI == "")) {
 			c.add(a.Pos, Error, "auth-incomplete", "oauth2 on a consumes block is the client-credentials grant: it needs `clientId`, `clientSecret` and `tokenEndpoint` (or `authorizationServerUri`)")

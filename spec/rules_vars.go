@@ -302,7 +302,8 @@ func (c *checker) checkStartupStrings() {
 		}
 		fields := map[string]string{"token": a.Token, "username": a.Username, "password": a.Password, "key": a.Key,
 			"value": a.Value, "clientId": a.ClientID, "clientSecret": a.ClientSecret, "tokenEndpoint": a.TokenEndpoint,
-			"authorizationServerUri": a.AuthorizationServerURI}
+			"authorizationServerUri": a.AuthorizationServerURI, "accessKeyId": a.AccessKeyID, "secretKey": a.SecretKey,
+			"sessionToken": a.SessionToken, "region": a.Region, "service": a.Service}
 		keys := make([]string, 0, len(fields))
 		for k := range fields {
 			keys = append(keys, k)

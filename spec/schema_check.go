@@ -505,8 +505,20 @@ func (sc *schemaCheck) enumFinding(ptr, def string, val any, allowed []string) f
 		}
 		return f
 	case def == "Authentication" && last == "type":
-		f.rule = "auth-type"
-		f.msg = fmt.Sprintf("authentication type %s is not supported: use basic, apikey, bearer, digest or oauth2", show(val))
+		// aws-sig-v4 signs what naftiko sends: a consumes block's scheme,
+		// outside the official schema's enum.
+		consumes := len(toks) >= 4 && toks[len(toks)-4] == "consumes"
+		switch {
+		case s == "aws-sig-v4" && consumes:
+			f.sev, f.rule = Warning, "aws-sig-v4-outside-schema"
+			f.msg = "authentication type `aws-sig-v4` is not in the official schema (naftiko signs every request of the namespace with AWS Signature Version 4)"
+		case s == "aws-sig-v4":
+			f.rule = "auth-type"
+			f.msg = "authentication type `aws-sig-v4` signs the requests naftiko sends, on a consumes block; an exposes block checks basic, apikey, bearer, digest or oauth2"
+		default:
+			f.rule = "auth-type"
+			f.msg = fmt.Sprintf("authentication type %s is not supported: use basic, apikey, bearer, digest or oauth2 (or aws-sig-v4 on a consumes block)", show(val))
+		}
 		return f
 	case def == "Exposes" && last == "type":
 		f.msg = fmt.Sprintf("exposes `type` must be rest, mcp, skill or control, found %s", show(val))

@@ -69,16 +69,15 @@ func runDropIn(t *testing.T, files []string, group func(string) string) []*dropi
 // validate rule that says why. A file not listed here must run and send
 // exactly what it describes.
 var dropinExpectedRefusals = map[string]string{
-	"naftiko__aws-api-gateway-openapi-crawl-capability.yaml": "auth-type",
-	"stripe__subscription-billing.yaml":                      "call-unknown-namespace",
-	"twitter__compliance-and-data.yaml":                      "call-unknown-namespace",
-	"twitter__content-publishing.yaml":                       "call-unknown-namespace",
-	"twitter__engagement.yaml":                               "call-unknown-namespace",
-	"twitter__social-listening.yaml":                         "call-unknown-namespace",
-	"youtube__community-engagement.yaml":                     "call-unknown-namespace",
-	"youtube__content-management.yaml":                       "call-unknown-namespace",
-	"youtube__live-streaming.yaml":                           "call-unknown-namespace",
-	"upbound__platform-engineering.yaml":                     "call-unknown-operation",
+	"stripe__subscription-billing.yaml":  "call-unknown-namespace",
+	"twitter__compliance-and-data.yaml":  "call-unknown-namespace",
+	"twitter__content-publishing.yaml":   "call-unknown-namespace",
+	"twitter__engagement.yaml":           "call-unknown-namespace",
+	"twitter__social-listening.yaml":     "call-unknown-namespace",
+	"youtube__community-engagement.yaml": "call-unknown-namespace",
+	"youtube__content-management.yaml":   "call-unknown-namespace",
+	"youtube__live-streaming.yaml":       "call-unknown-namespace",
+	"upbound__platform-engineering.yaml": "call-unknown-operation",
 }
 
 func TestDropIn(t *testing.T) {

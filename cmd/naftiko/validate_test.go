@@ -283,16 +283,15 @@ func TestValidateCorpusNeverCrashes(t *testing.T) {
 
 // Third-party files that cannot run as written, and why.
 var thirdPartyFailures = map[string]string{
-	"naftiko__aws-api-gateway-openapi-crawl-capability.yaml": "auth-type",              // aws-sig-v4 signing is not supported
-	"stripe__subscription-billing.yaml":                      "call-unknown-namespace", // calls stripe-payouts, which it does not consume
-	"twitter__compliance-and-data.yaml":                      "call-unknown-namespace", // exposes blocks call their own namespaces
-	"twitter__content-publishing.yaml":                       "call-unknown-namespace",
-	"twitter__engagement.yaml":                               "call-unknown-namespace",
-	"twitter__social-listening.yaml":                         "call-unknown-namespace",
-	"youtube__community-engagement.yaml":                     "call-unknown-namespace", // calls youtube-data, consumes youtube-data-api
-	"youtube__content-management.yaml":                       "call-unknown-namespace",
-	"youtube__live-streaming.yaml":                           "call-unknown-namespace", // calls youtube-live, consumes youtube-live-streaming
-	"upbound__platform-engineering.yaml":                     "call-unknown-operation", // upbound.list-teams / create-team do not exist
+	"stripe__subscription-billing.yaml":  "call-unknown-namespace", // calls stripe-payouts, which it does not consume
+	"twitter__compliance-and-data.yaml":  "call-unknown-namespace", // exposes blocks call their own namespaces
+	"twitter__content-publishing.yaml":   "call-unknown-namespace",
+	"twitter__engagement.yaml":           "call-unknown-namespace",
+	"twitter__social-listening.yaml":     "call-unknown-namespace",
+	"youtube__community-engagement.yaml": "call-unknown-namespace", // calls youtube-data, consumes youtube-data-api
+	"youtube__content-management.yaml":   "call-unknown-namespace",
+	"youtube__live-streaming.yaml":       "call-unknown-namespace", // calls youtube-live, consumes youtube-live-streaming
+	"upbound__platform-engineering.yaml": "call-unknown-operation", // upbound.list-teams / create-team do not exist
 }
 
 func TestValidateThirdPartyDefaultMode(t *testing.T) {

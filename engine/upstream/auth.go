@@ -118,8 +118,17 @@ func newAuthenticator(a *spec.Authentication, static StaticResolver, c *Client) 
 		c.secrets.Add(base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret))))
 		return &clientCredentials{endpoint: endpoint, id: id, secret: secret, scopes: a.Scopes, audience: a.Audience, resource: a.Resource,
 			learnt: c.secrets}, nil
+	case "aws-sig-v4":
+		return newAWSSigV4(c.Namespace, a, static, c.secrets)
 	}
-	return nil, fmt.Errorf("unsupported authentication type %q (bearer, apikey, basic, digest, oauth2)", a.Type)
+	return nil, fmt.Errorf("unsupported authentication type %q (bearer, apikey, basic, digest, oauth2, aws-sig-v4)", a.Type)
+}
+
+// preparer is an authenticator that sees each attempt's request as soon as
+// it is built, before it is counted as an attempt: what fails there (a body
+// too large to sign) is the request's fault, not the upstream's.
+type preparer interface {
+	prepare(req *http.Request) error
 }
 
 type headerAuth struct{ set [][2]string }

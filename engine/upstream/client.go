@@ -419,6 +419,11 @@ func (c *Client) doWatched(ctx context.Context, opName string, build func(contex
 		if err != nil {
 			return fail(err)
 		}
+		if p, ok := c.auth.(preparer); ok {
+			if err := p.prepare(req); err != nil {
+				return fail(err)
+			}
+		}
 		done, refused := c.breaker.allow(operation)
 		if refused != nil {
 			_, end := c.observer.StartCall(ctx, c.Namespace, operation)
