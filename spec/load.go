@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 
+	goccy "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
 	"gopkg.in/yaml.v3"
 )
 
@@ -71,7 +73,7 @@ func Parse(path string, data []byte) (*Document, Diagnostics) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
-		return nil, Diagnostics{syntaxDiagnostic(path, err)}
+		return nil, Diagnostics{syntaxDiagnostic(path, data, err)}
 	}
 	if at := aliasBomb(&root); at != nil {
 		return nil, Diagnostics{{File: path, Line: max(at.Line, 1), Col: max(at.Column, 1), Severity: Error, Rule: "document-size",
@@ -92,7 +94,7 @@ func Parse(path string, data []byte) (*Document, Diagnostics) {
 	if err := root.Decode(doc); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, Diagnostics{syntaxDiagnostic(path, err)}
+			return nil, Diagnostics{syntaxDiagnostic(path, data, err)}
 		}
 		for _, msg := range te.Errors {
 			d := Diagnostic{File: path, Line: 1, Col: 1, Severity: Error, Rule: "type", Message: msg}
@@ -148,11 +150,27 @@ func aliasBomb(root *yaml.Node) *yaml.Node {
 	return culprit
 }
 
-func syntaxDiagnostic(path string, err error) Diagnostic {
+// syntaxDiagnostic places a YAML syntax error. yaml.v3 reports the line
+// where the enclosing block began (a `with:` indented one space short is
+// reported at its resource, lines earlier) and no column; goccy/go-yaml's
+// parser points at the offending token, so on this error path, and only
+// there, the file is parsed again by it for the position. yaml.v3's own
+// reading stays the verdict: goccy's position is taken only when it also
+// fails, at or after the line yaml.v3 names.
+func syntaxDiagnostic(path string, data []byte, err error) Diagnostic {
 	d := Diagnostic{File: path, Line: 1, Col: 1, Severity: Error, Rule: "yaml-syntax", Message: err.Error()}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		d.Line, _ = strconv.Atoi(m[1])
 		d.Message = "invalid YAML: " + m[2]
+	}
+	var se *goccy.SyntaxError
+	if _, gerr := goccyparser.ParseBytes(data, 0); errors.As(gerr, &se) && se.Token != nil && se.Token.Position != nil {
+		if p := se.Token.Position; p.Line >= d.Line {
+			d.Line, d.Col = p.Line, p.Column
+			if se.Message != "" {
+				d.Message += " (" + se.Message + ")"
+			}
+		}
 	}
 	return d
 }

@@ -259,3 +259,13 @@ func TestReadmeListsEveryRule(t *testing.T) {
 		t.Error("README.md does not contain spec.RulesMarkdown(); regenerate its rule table")
 	}
 }
+
+// A YAML syntax error is placed at the offending token, line and column,
+// not at the start of the block yaml.v3 was parsing.
+func TestYAMLSyntaxErrorPosition(t *testing.T) {
+	src := "naftiko: 1.0.0-alpha2\ncapability:\n  exposes:\n  - type: rest\n    resources:\n    - path: /r\n      operations:\n      - method: GET\n        call: api.op\n       with:\n          x: 1\n"
+	_, diags := Parse("indent.yaml", []byte(src))
+	if len(diags) != 1 || diags[0].Rule != "yaml-syntax" || diags[0].Line != 10 || diags[0].Col != 8 {
+		t.Fatalf("diagnostics %v, want one yaml-syntax at 10:8 (the misindented with:)", diags)
+	}
+}
