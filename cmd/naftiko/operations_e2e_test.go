@@ -292,37 +292,9 @@ func TestOperationsReadyzFlipsOnShutdown(t *testing.T) {
 	if resp, _ := get(t, admin+"/readyz"); resp.StatusCode != 200 {
 		t.Fatalf("/readyz before shutdown: %d", resp.StatusCode)
 	}
-	done := make(chan int, 1)
-	go func() {
-		resp, err := http.Get(rest + "/v1/patient/slow/everything")
-		if err != nil {
-			done <- -1
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	select {
-	case <-up.slow:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the slow request never reached the upstream")
-	}
+	done := slowRequest(t, rest, up)
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, err := http.Get(admin + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusServiceUnavailable {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz never turned 503 during shutdown (last: %v %v)", resp, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUnready(t, admin)
 	select {
 	case code := <-done:
 		t.Fatalf("the in-flight request ended (%d) before /readyz turned 503 was seen; the test proves nothing", code)
@@ -540,18 +512,7 @@ func TestOperationsDrainDelay(t *testing.T) {
 	up := newFakeFHIR(t)
 	p, rest, _, admin := startSeedAdmin(t, nil, up.URL, "--drain-delay", "2s")
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		resp, err := http.Get(admin + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusServiceUnavailable {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz never turned 503")
-		}
-	}
+	waitUnready(t, admin)
 	// Not ready, still serving: a fresh connection gets its answer.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Get(rest + "/v1/metadata")
@@ -569,5 +530,46 @@ func TestOperationsDrainDelay(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), "draining") {
 		t.Errorf("no drain line in the log:\n%s", p.stderr)
+	}
+}
+
+// slowRequest starts a GET that the fake upstream holds for 3 s and
+// returns once it is in flight; the channel yields its status (-1: no
+// answer).
+func slowRequest(t *testing.T, rest string, up *fakeFHIR) <-chan int {
+	t.Helper()
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(rest + "/v1/patient/slow/everything")
+		if err != nil {
+			done <- -1
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	select {
+	case <-up.slow:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow request never reached the upstream")
+	}
+	return done
+}
+
+// waitUnready waits until the admin listener's /readyz answers 503.
+func waitUnready(t *testing.T, admin string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Get(admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never turned 503 (last: %v %v)", resp, err)
+		}
 	}
 }

@@ -150,22 +150,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("before reload: %d", resp.StatusCode)
 	}
 	// A request in flight on the old version.
-	done := make(chan int, 1)
-	go func() {
-		resp, err := http.Get(rest + "/v1/patient/slow/everything")
-		if err != nil {
-			done <- -1
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	select {
-	case <-up.slow:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the slow request never reached the upstream")
-	}
+	done := slowRequest(t, rest, up)
 
 	write(bytes.Replace(seed, []byte("path: /v1/metadata"), []byte("path: /v2/metadata"), 1))
 	p.cmd.Process.Signal(syscall.SIGHUP)
