@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,5 +150,38 @@ func TestCLISkipInvalid(t *testing.T) {
 		if len(sk.Errors) == 0 || strings.Contains(strings.Join(sk.Errors, " "), testToken) {
 			t.Errorf("skipped %s: errors %v", sk.Path, sk.Errors)
 		}
+	}
+}
+
+// A lower-case HTTP method is a warning, not an error: the file runs, the
+// route answers GET and the upstream receives GET (the relaxed reading of
+// http-method-case).
+func TestRelaxedLowerCaseMethodRuns(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(repoDir(t), "testdata", "validate", "http-method-lowercase.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The exposed route in lower case too.
+	data := strings.Replace(string(src), "    - path: /items\n      operations:\n      - method: GET", "    - path: /items\n      operations:\n      - method: get", 1)
+	file := filepath.Join(t.TempDir(), "items.yaml")
+	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(naftikoBin, "validate", file).CombinedOutput()
+	if err != nil || strings.Count(string(out), "[http-method-case]") != 2 {
+		t.Fatalf("validate: %v, want two http-method-case warnings and no error:\n%s", err, out)
+	}
+	up := newRecordingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `[{"id":"a"}]`)
+	})
+	p := startNaftiko(t, nil, "run", "--upstream", "api="+up.URL,
+		"--listen", "items-rest=127.0.0.1:0", "--listen", "items-mcp=127.0.0.1:0", file)
+	rest := origin(t, p.waitListening(t, 2)["items-rest"])
+	if resp, body := get(t, rest+"/items"); resp.StatusCode != 200 || !strings.Contains(string(body), `"a"`) {
+		t.Fatalf("GET /items: %d %s", resp.StatusCode, body)
+	}
+	if got := up.requests(); len(got) != 1 || got[0] != "GET /items" {
+		t.Errorf("upstream saw %v, want [GET /items] (--upstream replaces the base URL)", got)
 	}
 }
