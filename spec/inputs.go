@@ -195,15 +195,14 @@ func ResolveInputs(site *InputSite) *Resolution {
 					r.Inputs[i].Description = describe(p, p.Name, c.Call)
 				}
 			}
-			if site.REST {
-				// A consumed path parameter nothing declared feeds is still
-				// the caller's to give, in the query string or the body
-				// (validate warns: path-parameter-from-query).
-				for _, p := range c.Call.Params {
-					if p.In == "path" && p.Fed() && !fedBy(p.Name) && !r.has(p.Name) {
-						r.add(Input{Name: p.Name, Type: JSONType(p.Type), Description: describe(p, p.Name, c.Call),
-							Required: true, Origin: InferredInput})
-					}
+			// A consumed path parameter nothing declared feeds is still the
+			// caller's to give: one obvious reading, an input of that name
+			// (a REST caller sends it in the query string or the body;
+			// validate warns: path-parameter-from-query, path-parameter-inferred).
+			for _, p := range c.Call.Params {
+				if p.In == "path" && p.Fed() && !fedBy(p.Name) && !r.has(p.Name) {
+					r.add(Input{Name: p.Name, Type: JSONType(p.Type), Description: describe(p, p.Name, c.Call),
+						Required: true, Origin: InferredInput})
 				}
 			}
 			continue

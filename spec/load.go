@@ -90,7 +90,7 @@ func Parse(path string, data []byte) (*Document, Diagnostics) {
 			Message: fmt.Sprintf("this is an %s %s document (the format Naftiko was later renamed to, with keyed maps instead of lists); naftiko reads naftiko 1.0.0-alpha1..alpha3 documents", key, v.Value)}}
 	}
 	doc := &Document{Path: path, Root: &root}
-	var diags Diagnostics
+	diags := readEnumAliases(path, &root)
 	if err := root.Decode(doc); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
@@ -105,6 +105,7 @@ func Parse(path string, data []byte) (*Document, Diagnostics) {
 			diags = append(diags, d)
 		}
 	}
+	diags = append(diags, applyReadings(doc)...)
 	return doc, diags
 }
 

@@ -113,8 +113,16 @@ func (c *checker) resolveCall(s *site) {
 	ns := c.consumed[nsName]
 	if ns == nil {
 		msg := fmt.Sprintf("`call: %s` names namespace `%s`, which no consumes block declares", s.call, nsName)
+		var having []string
+		for _, name := range c.consumedNames() {
+			if len(c.consumed[name].ops[opName]) > 0 {
+				having = append(having, name)
+			}
+		}
 		if _, isAgg := c.functions[s.call]; isAgg {
 			msg += fmt.Sprintf(" (`%s` is an aggregate function: use `ref: %s`)", s.call, s.call)
+		} else if len(having) > 1 {
+			msg += fmt.Sprintf(" (`%s` is an operation of %s: name the one to call)", opName, quoteList(having, "and"))
 		} else if e, isExposes := c.exposesNS[nsName]; isExposes {
 			msg += fmt.Sprintf(" (`%s` is the %s exposes block itself; `call` names a consumed operation", nsName, e.Type)
 			if sg := c.findOperation(opName); sg != "" {
@@ -296,10 +304,34 @@ func (c *checker) checkFeed(s *site, res *Resolution, step int, name string, own
 			c.unfed(s, name, owner, path)
 			return
 		}
+		if !s.rest && in.Origin == InferredInput && len(c.declaredOf(s)) > 0 && !c.declares(s, in.Name) {
+			// Declared inputs that lack it: naftiko infers it.
+			c.unfed(s, name, owner, path)
+			return
+		}
 		if f.Match == Loose {
 			c.add(s.src.Pos, Warning, "parameter-name-loose-match", "input `%s` feeds path parameter `%s` only because naftiko ignores case, `-` and `_` when matching names; spell them alike, or add `with: {%s: %s.%s}`", in.Name, name, name, s.exposesNS, in.Name)
 		}
 	}
+}
+
+// declaredOf returns the inputs a site declares; a step's are its
+// invocation's.
+func (c *checker) declaredOf(s *site) []ExposedParam {
+	if s.parent != nil {
+		return s.parent.declared
+	}
+	return s.declared
+}
+
+// declares says whether the site declares an input of that name.
+func (c *checker) declares(s *site, name string) bool {
+	for _, d := range c.declaredOf(s) {
+		if d.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // resolution reads a site's inputs as the engine does; a step shares its
@@ -377,15 +409,23 @@ func (c *checker) unfed(s *site, name string, owner consumedOp, path string) {
 		c.add(s.src.At("call"), Warning, "path-parameter-from-query", "%s", msg)
 		return
 	}
+	// One obvious reading: the caller gives it, as an input of that name
+	// (ResolveInputs adds it). The hint says how to write it so that the
+	// reference engine, which infers nothing, sends it too.
+	if s.rest {
+		msg += fmt.Sprintf(": naftiko reads it from a query parameter or JSON body field `%s`", name)
+	} else {
+		msg += fmt.Sprintf(": naftiko adds a required input `%s`", name)
+	}
 	if idle := c.idleRouteVars(s, owner); len(idle) > 0 {
 		// The route has a parameter that feeds nothing: surely this one.
-		msg += fmt.Sprintf(": the route's `{%s}` feeds nothing; rename one of them, or add `with: {%s: %s.%s}`", idle[0], name, s.exposesNS, idle[0])
+		msg += fmt.Sprintf("; the route's `{%s}` feeds nothing: rename one of them, or add `with: {%s: %s.%s}`", idle[0], name, s.exposesNS, idle[0])
 	} else if sg := suggest(name, near); sg != "" {
-		msg += fmt.Sprintf(": did you mean `%s`?", sg)
+		msg += fmt.Sprintf("; did you mean `%s`?", sg)
 	} else {
-		msg += fmt.Sprintf(": add `with: {%s: ...}` or an input parameter `%s`", name, name)
+		msg += fmt.Sprintf("; declare an input parameter `%s` or add `with: {%s: ...}`", name, name)
 	}
-	c.add(s.src.At("call"), Error, "path-parameter-unfed", "%s", msg)
+	c.add(s.src.At("call"), Warning, "path-parameter-unfed", "%s", msg)
 }
 
 // idleRouteVars lists the route parameters of a REST site that feed

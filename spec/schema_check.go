@@ -545,8 +545,8 @@ func (sc *schemaCheck) notFinding(ptr, frag, def string) finding {
 	switch def {
 	case "McpExposes":
 		f.key, f.at = "port", atKey
-		f.rule = "mcp-stdio-port"
-		f.msg = "an MCP server with `transport: stdio` talks over stdin/stdout and takes no `port`"
+		f.rule, f.sev = "mcp-stdio-port", Warning
+		f.msg = "an MCP server with `transport: stdio` talks over stdin/stdout: naftiko ignores its `port`; remove it, as the official schema wants"
 		return f
 	}
 	forbidden := stringList(jsonAt(sc.cs.tree, frag+"/required"))

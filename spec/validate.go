@@ -170,89 +170,98 @@ type Rule struct {
 	ID       string
 	Severity Severity // default severity (--strict makes every warning an error)
 	Summary  string
+	// Decision records, for every rule that is or was an error, why it
+	// refuses the file (it cannot run, or only wrongly or unsafely) or
+	// that it was relaxed to the warning it now is.
+	Decision string
 }
 
 // Rules lists every rule id validation can report, with its default
 // severity. Ids are stable: CI configurations and editors may key on them.
 var Rules = []Rule{
 	// Reading the file.
-	{"yaml-syntax", Error, "the file is not valid YAML"},
-	{"document-shape", Error, "the document is not a mapping with a top-level `naftiko:` key"},
-	{"document-size", Error, "the file is larger than 32 MiB, or its YAML aliases expand it to more than 4,000,000 nodes"},
-	{"spec-version", Error, "unknown `naftiko:` version (or an `ikanos:` document)"},
-	{"spec-version-compat", Warning, "`naftiko: 1.0.0-alpha1` or `1.0.0-alpha3`: read with the alpha2 rules"},
+	{"yaml-syntax", Error, "the file is not valid YAML", "error: there is no document to read"},
+	{"document-shape", Error, "the document is not a mapping with a top-level `naftiko:` key", "error: not a capability"},
+	{"document-size", Error, "the file is larger than 32 MiB, or its YAML aliases expand it to more than 4,000,000 nodes", "error: refusing is the protection (alias bombs, memory)"},
+	{"spec-version", Error, "unknown `naftiko:` version (or an `ikanos:` document)", "error: another format (`ikanos:`) or an unknown version; guessing could run it wrongly"},
+	{"spec-version-compat", Warning, "`naftiko: 1.0.0-alpha1` or `1.0.0-alpha3`: read with the alpha2 rules", ""},
 
 	// Schema: errors.
-	{"unknown-key", Error, "a key the schema does not know (with a did-you-mean when close to a known one)"},
-	{"missing-key", Error, "a required key is absent (or none of the alternatives, e.g. `call`/`steps`/`ref`, is given)"},
-	{"wrong-type", Error, "a value of the wrong type (string for a number, mapping for a list...)"},
-	{"invalid-value", Error, "a value outside its enum, pattern or range"},
-	{"schema", Error, "any other schema violation"},
-	{"conflicting-keys", Error, "keys that exclude each other given together (e.g. `mapping` and `value`)"},
-	{"auth-type", Error, "authentication type other than basic, apikey, bearer, digest, oauth2 (and aws-sig-v4 on a consumes block)"},
-	{"http-method", Error, "not an HTTP method"},
-	{"http-method-case", Warning, "an HTTP method not in upper case (`get`): read as upper case"},
-	{"port-range", Error, "port outside 1-65535"},
-	{"address", Error, "`address` is not a host name, IPv4 or IPv6 address"},
-	{"mcp-stdio-port", Error, "an MCP block with `transport: stdio` has a `port`"},
+	{"unknown-key", Error, "a key the schema does not know (with a did-you-mean when close to a known one)", "error: a key naftiko does not know may carry meaning it would drop (a misspelt `inputParameters` runs a tool without its inputs); the common real deviations have warnings of their own"},
+	{"missing-key", Error, "a required key is absent (or none of the alternatives, e.g. `call`/`steps`/`ref`, is given)", "error: what is missing (a tool's `name`, a resource's `path`, a `call`) has no default; missing descriptions are warnings"},
+	{"wrong-type", Error, "a value of the wrong type (string for a number, mapping for a list...)", "error: a list where a mapping belongs has no one reading"},
+	{"invalid-value", Error, "a value outside its enum, pattern or range", "error: outside an enum with no alias naftiko knows, or off a pattern it cannot read past; aliases are `enum-alias`, names only used in messages are `consumed-resource-name`/`parameter-name`"},
+	{"schema", Error, "any other schema violation", "error: any other violation of the schema's structure"},
+	{"conflicting-keys", Error, "keys that exclude each other given together (e.g. `mapping` and `value`)", "error: `mapping` and `value` together are two readings"},
+	{"auth-type", Error, "authentication type other than basic, apikey, bearer, digest, oauth2 (and aws-sig-v4 on a consumes block)", "error: an unknown scheme cannot authenticate (the issue's example)"},
+	{"http-method", Error, "not an HTTP method", "error: not a method at all"},
+	{"enum-alias", Warning, "a common alias of an enum member (`type: int`, `in: headers`, `type: MCP`, `type: api-key`): read as the member", "relaxed (was `invalid-value`)"},
+	{"output-type-integer", Warning, "`type: integer` on an output (output types have no integer): read as `number`", "relaxed (was `invalid-value`)"},
+	{"http-method-case", Warning, "an HTTP method not in upper case (`get`): read as upper case", "relaxed (was an error)"},
+	{"port-range", Error, "port outside 1-65535", "error: cannot listen"},
+	{"address", Error, "`address` is not a host name, IPv4 or IPv6 address", "error: cannot listen"},
+	{"mcp-stdio-port", Warning, "an MCP block with `transport: stdio` has a `port`: ignored", "relaxed (was an error): a stdio server has no port; ignoring it is the one reading"},
 
 	// Schema: tolerated deviations (warnings).
-	{"rest-exposes-description", Warning, "`description` on a REST exposes block"},
-	{"output-object-without-properties", Warning, "exposed object output with `mapping` but no `properties` (passed through)"},
-	{"output-array-without-items", Warning, "exposed array output with `mapping` but no `items` (passed through)"},
-	{"consumed-parameter-keys", Warning, "`type`/`required`/`description`/`style`/`explode` on a consumed input parameter"},
-	{"consumed-resource-name", Warning, "consumed resource name with characters such as `$ _ . # = @`"},
-	{"parameter-name", Warning, "input parameter name such as `$select`, `tweet.fields`, `filter[x]`"},
-	{"info-title", Warning, "`info.title` instead of `info.label`"},
-	{"info-personas", Warning, "`info.personas`"},
-	{"missing-description", Warning, "a required `description`/`label` is missing (tools, inputs, info, prompts...)"},
-	{"consumed-operation-path", Warning, "`path` on a consumed operation (overrides the resource path)"},
-	{"rest-operation-path", Warning, "`path` on a REST operation (appended to the resource path)"},
-	{"json-body-without-data", Warning, "`body: {type: json}` without `data`"},
-	{"apikey-headers", Warning, "apikey `headers:` map"},
-	{"apikey-in-name", Warning, "apikey `in`/`name` instead of `placement`/`key`"},
-	{"oauth2-client-credentials", Warning, "oauth2 client-credentials keys (`clientId`, `clientSecret`) outside the schema"},
-	{"method-outside-schema", Warning, "method HEAD or OPTIONS"},
-	{"aws-sig-v4-outside-schema", Warning, "`aws-sig-v4` authentication on a consumes block (naftiko signs with it; the official schema lacks it)"},
-	{"baseuri-empty", Warning, "empty `baseUri` (supply one with --upstream)"},
-	{"baseuri-placeholder", Warning, "`{{VAR}}` placeholder in `baseUri` where the schema wants a literal URL"},
-	{"baseuri-server-variable", Warning, "`{var}` server variable in `baseUri` that no bind declares"},
+	{"rest-exposes-description", Warning, "`description` on a REST exposes block", ""},
+	{"output-object-without-properties", Warning, "exposed object output with `mapping` but no `properties` (passed through)", ""},
+	{"output-array-without-items", Warning, "exposed array output with `mapping` but no `items` (passed through)", ""},
+	{"consumed-parameter-keys", Warning, "`type`/`required`/`description`/`style`/`explode` on a consumed input parameter", ""},
+	{"consumed-resource-name", Warning, "consumed resource name with characters such as `$ _ . # = @`", ""},
+	{"parameter-name", Warning, "input parameter name such as `$select`, `tweet.fields`, `filter[x]`", ""},
+	{"info-title", Warning, "`info.title` instead of `info.label`", ""},
+	{"info-personas", Warning, "`info.personas`", ""},
+	{"missing-description", Warning, "a required `description`/`label` is missing (tools, inputs, info, prompts...)", ""},
+	{"consumed-operation-path", Warning, "`path` on a consumed operation (overrides the resource path)", ""},
+	{"rest-operation-path", Warning, "`path` on a REST operation (appended to the resource path)", ""},
+	{"json-body-without-data", Warning, "`body: {type: json}` without `data`", ""},
+	{"apikey-headers", Warning, "apikey `headers:` map", ""},
+	{"apikey-in-name", Warning, "apikey `in`/`name` instead of `placement`/`key`", ""},
+	{"oauth2-client-credentials", Warning, "oauth2 client-credentials keys (`clientId`, `clientSecret`) outside the schema", ""},
+	{"method-outside-schema", Warning, "method HEAD or OPTIONS", ""},
+	{"aws-sig-v4-outside-schema", Warning, "`aws-sig-v4` authentication on a consumes block (naftiko signs with it; the official schema lacks it)", ""},
+	{"baseuri-empty", Warning, "empty `baseUri` (supply one with --upstream)", ""},
+	{"baseuri-placeholder", Warning, "`{{VAR}}` placeholder in `baseUri` where the schema wants a literal URL", ""},
+	{"baseuri-server-variable", Warning, "`{var}` server variable in `baseUri` that no bind declares", ""},
 
 	// naftiko's rules.
-	{"baseuri-absolute", Error, "`baseUri` is not an absolute http(s) URL"},
-	{"baseuri-trailing-slash", Warning, "`baseUri` ends with `/` (paths start with one)"},
-	{"call-unknown-namespace", Error, "`call` names a namespace no consumes block declares"},
-	{"call-unknown-operation", Error, "`call` names an operation the consumed namespace does not have"},
-	{"ref-unknown-function", Error, "`ref` names no aggregate function"},
-	{"namespace-duplicate", Error, "a namespace used twice among binds, consumes, exposes and aggregates"},
-	{"tool-name-duplicate", Error, "two tools of one MCP block share a name"},
-	{"name-duplicate", Error, "two consumed operations of a namespace, steps, functions, MCP resources or prompts share a name"},
-	{"route-duplicate", Error, "two REST operations of one block share a path and method (`{a}` and `{b}` in the same place are the same route)"},
-	{"port-conflict", Error, "two exposes blocks of one file listen on the same port"},
-	{"control-duplicate", Error, "a second control exposes block in one file"},
-	{"bind-unknown-variable", Error, "`{{ns.X}}` where bind namespace `ns` declares no `X`"},
-	{"bind-location-unsupported", Error, "bind `location` with a scheme other than file://"},
-	{"variable-undeclared", Warning, "`{{X}}` that no bind declares (read from the environment)"},
-	{"placeholder-unknown", Warning, "`{{x}}` that is neither a variable nor an input reachable there"},
-	{"bind-unused", Warning, "a bind variable no template references"},
-	{"path-parameter-unfed", Error, "a consumed path parameter that a caller never supplies"},
-	{"path-parameter-from-query", Warning, "a consumed path parameter a REST route lacks: callers send it as a query parameter or body field"},
-	{"parameter-name-loose-match", Warning, "an input feeds a consumed path parameter whose name differs only in case, `-` or `_`"},
-	{"with-adapter-prefix", Warning, "`with` value `rest.x`, `tools.x` or `mcp.x` (use `<exposes-namespace>.x`)"},
-	{"apikey-placement", Warning, "apikey without `placement` (sent as a header)"},
-	{"auth-incomplete", Error, "consumed authentication lacks what it needs (token, username, key...)"},
-	{"mcp-stdio-auth", Warning, "authentication on a stdio MCP block (a local process has no caller to check)"},
-	{"rest-path-slash", Error, "REST resource path does not start with `/`"},
-	{"exposes-empty", Error, "an exposes block that serves nothing (REST block without resources)"},
-	{"operation-without-call", Warning, "a REST operation with neither `call`, `steps`, `ref` nor outputs (naftiko answers 501 Not Implemented)"},
-	{"lookup-index-unknown", Error, "lookup step `index` is not an earlier call step"},
-	{"step-script-unsupported", Error, "a `script` step (naftiko runs call and lookup steps)"},
-	{"step-reference-unknown", Error, "mapping value or lookupValue `$.step...` names no step"},
-	{"output-raw-format-unsupported", Error, "`outputRawFormat` naftiko cannot convert (avro, protobuf, html, markdown)"},
-	{"forward-unknown-namespace", Error, "`forward.targetNamespace` is not a consumed namespace"},
-	{"skill-source-unknown", Error, "skill tool `from` names no exposes namespace or action"},
-	{"import-unresolved", Error, "imported consumes file cannot be read"},
-	{"import-unknown-namespace", Error, "imported consumes file has no such namespace"},
+	{"baseuri-absolute", Error, "`baseUri` is not an absolute http(s) URL (nor a bare host name)", "error: no URL to call (a bare host name is `baseuri-scheme`)"},
+	{"baseuri-scheme", Warning, "`baseUri` without a scheme (`api.example.com/v1`): called over https", "relaxed (was `baseuri-absolute`): https, never a downgrade to http on a guess"},
+	{"baseuri-trailing-slash", Warning, "`baseUri` ends with `/` (paths start with one)", ""},
+	{"call-unknown-namespace", Error, "`call` names a namespace no consumes block declares", "error when no consumed namespace, or more than one, has the operation: nothing, or two things, to call (the issue's example)"},
+	{"call-unknown-operation", Error, "`call` names an operation the consumed namespace does not have", "error: names no operation (the issue's example); a near name gets a did-you-mean, never a guess"},
+	{"ref-unknown-function", Error, "`ref` names no aggregate function", "error: names nothing to run"},
+	{"namespace-duplicate", Error, "a namespace used twice among binds, consumes, exposes and aggregates", "error: a `call` or `{{ns.X}}` would have two meanings"},
+	{"tool-name-duplicate", Error, "two tools of one MCP block share a name", "error: a client could not tell the tools apart"},
+	{"name-duplicate", Error, "two consumed operations of a namespace, steps, functions, MCP resources or prompts share a name", "error: a `call` or step reference would have two meanings"},
+	{"route-duplicate", Error, "two REST operations of one block share a path and method (`{a}` and `{b}` in the same place are the same route)", "error: a route served twice with different meanings (the issue's example)"},
+	{"port-conflict", Error, "two exposes blocks of one file listen on the same port", "error: two listeners cannot share a port"},
+	{"control-duplicate", Error, "a second control exposes block in one file", "error: two control surfaces would disagree on what to serve"},
+	{"bind-unknown-variable", Error, "`{{ns.X}}` where bind namespace `ns` declares no `X` and reads a `location` file, or `X` is close to a declared key or no environment variable name", "error for a `location` file (its author named the only source) and for a near miss of a declared key (a typo: two readings)"},
+	{"bind-variable-inferred", Warning, "`{{ns.X}}` where bind namespace `ns` reads the environment and declares no `X`: read from the environment variable `X`", "relaxed (was `bind-unknown-variable`; the issue's example)"},
+	{"bind-location-unsupported", Error, "bind `location` with a scheme other than file://", "error: naftiko cannot read a vault or remote source, and running without the secret would run wrongly"},
+	{"variable-undeclared", Warning, "`{{X}}` that no bind declares (read from the environment)", ""},
+	{"placeholder-unknown", Warning, "`{{x}}` that is neither a variable nor an input reachable there", ""},
+	{"bind-unused", Warning, "a bind variable no template references", ""},
+	{"path-parameter-unfed", Warning, "a consumed path parameter that no declared input, route parameter or `with` feeds: read from a required input of that name", "relaxed (was an error; the issue's example): the caller gives it, as for `with`-fed inputs"},
+	{"path-parameter-from-query", Warning, "a consumed path parameter a REST route lacks: callers send it as a query parameter or body field", ""},
+	{"parameter-name-loose-match", Warning, "an input feeds a consumed path parameter whose name differs only in case, `-` or `_`", ""},
+	{"with-adapter-prefix", Warning, "`with` value `rest.x`, `tools.x` or `mcp.x` (use `<exposes-namespace>.x`)", ""},
+	{"apikey-placement", Warning, "apikey without `placement` (sent as a header)", ""},
+	{"auth-incomplete", Error, "consumed authentication lacks what it needs (token, username, key...)", "error: the upstream would receive no credentials"},
+	{"mcp-stdio-auth", Warning, "authentication on a stdio MCP block (a local process has no caller to check)", ""},
+	{"rest-path-slash", Warning, "REST resource path without its leading `/` (`items`): served as `/items` (a full URL stays an error)", "relaxed (was an error)"},
+	{"call-namespace-inferred", Warning, "`call: x.op` where no consumes block is `x` but exactly one consumed namespace has `op`: calls that one", "relaxed (was `call-unknown-namespace`)"},
+	{"exposes-empty", Error, "an exposes block that serves nothing (REST block without resources)", "error: usually resources lost to indentation; serving it would answer 404 to every request"},
+	{"operation-without-call", Warning, "a REST operation with neither `call`, `steps`, `ref` nor outputs (naftiko answers 501 Not Implemented)", ""},
+	{"lookup-index-unknown", Error, "lookup step `index` is not an earlier call step", "error: the lookup would read nothing"},
+	{"step-script-unsupported", Error, "a `script` step (naftiko runs call and lookup steps)", "error: naftiko does not run scripts; answering without them would be wrong"},
+	{"step-reference-unknown", Error, "mapping value or lookupValue `$.step...` names no step", "error: the mapping would read nothing"},
+	{"output-raw-format-unsupported", Error, "`outputRawFormat` naftiko cannot convert (avro, protobuf, html, markdown)", "error: naftiko cannot convert it; passing the bytes through would answer something else"},
+	{"forward-unknown-namespace", Error, "`forward.targetNamespace` is not a consumed namespace", "error: nowhere to forward"},
+	{"skill-source-unknown", Error, "skill tool `from` names no exposes namespace or action", "error: names nothing"},
+	{"import-unresolved", Error, "imported consumes file cannot be read", "error: the imported operations are unknown"},
+	{"import-unknown-namespace", Error, "imported consumes file has no such namespace", "error: the imported operations are unknown"},
 }
 
 // RuleByID returns the documented rule with that id.
@@ -268,9 +277,10 @@ func RuleByID(id string) (Rule, bool) {
 // RulesMarkdown renders Rules as a Markdown table, for the README.
 func RulesMarkdown() string {
 	var b strings.Builder
-	b.WriteString("| rule | severity | what |\n|---|---|---|\n")
+	b.WriteString("| rule | severity | what | decision |\n|---|---|---|---|\n")
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 	for _, r := range Rules {
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", r.ID, r.Severity, strings.ReplaceAll(r.Summary, "|", "\\|"))
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.ID, r.Severity, cell(r.Summary), cell(r.Decision))
 	}
 	return b.String()
 }

@@ -119,7 +119,7 @@ func TestRulesTableIsConsistent(t *testing.T) {
 			t.Errorf("rule %q: ids are kebab-case with a summary", r.ID)
 		}
 	}
-	if !strings.Contains(RulesMarkdown(), "| `path-parameter-unfed` | error |") {
+	if !strings.Contains(RulesMarkdown(), "| `path-parameter-unfed` | warning |") {
 		t.Error("RulesMarkdown lacks a rule row")
 	}
 }
@@ -207,7 +207,8 @@ func TestBaseURIProblem(t *testing.T) {
 		"https://x.example.com/{{VERSION}}/":  "baseuri-placeholder",
 		"https://{instance}.x.com/v{version}": "baseuri-server-variable",
 		"ftp://x.example.com":                 "baseuri-absolute",
-		"api.example.com":                     "baseuri-absolute",
+		"api.example.com":                     "baseuri-scheme",
+		"not a host/v1":                       "baseuri-absolute",
 	}
 	for in, want := range cases {
 		if rule, _, _ := baseURIProblem(in); rule != want {
@@ -267,5 +268,18 @@ func TestYAMLSyntaxErrorPosition(t *testing.T) {
 	_, diags := Parse("indent.yaml", []byte(src))
 	if len(diags) != 1 || diags[0].Rule != "yaml-syntax" || diags[0].Line != 10 || diags[0].Col != 8 {
 		t.Fatalf("diagnostics %v, want one yaml-syntax at 10:8 (the misindented with:)", diags)
+	}
+}
+
+// Every error rule says why it refuses the file: the drop-in walk's
+// decisions are part of the table.
+func TestErrorRulesRecordTheirDecision(t *testing.T) {
+	for _, r := range Rules {
+		if r.Severity == Error && !strings.HasPrefix(r.Decision, "error") {
+			t.Errorf("rule %s is an error without a recorded decision (%q)", r.ID, r.Decision)
+		}
+		if r.Severity == Warning && strings.HasPrefix(r.Decision, "error") {
+			t.Errorf("rule %s is a warning whose decision says error", r.ID)
+		}
 	}
 }

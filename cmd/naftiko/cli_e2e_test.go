@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -183,5 +187,92 @@ func TestRelaxedLowerCaseMethodRuns(t *testing.T) {
 	}
 	if got := up.requests(); len(got) != 1 || got[0] != "GET /items" {
 		t.Errorf("upstream saw %v, want [GET /items] (--upstream replaces the base URL)", got)
+	}
+}
+
+// Every relaxed reading of testdata/validate/relaxed-readings.yaml runs as
+// its warning says: aliases of enum members (HTTP, Bearer, JSON, headers,
+// Rest, str), a bind key read from the environment, a REST path without
+// its slash, a call naming the exposes block instead of the consumed
+// namespace, a path parameter no declared input feeds (an inferred
+// required input), an integer output type.
+func TestRelaxedReadingsRun(t *testing.T) {
+	file := filepath.Join(repoDir(t), "testdata", "validate", "relaxed-readings.yaml")
+	out, err := exec.Command(naftikoBin, "validate", file).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "0 errors, 11 warnings") {
+		t.Fatalf("validate: %v, want 11 warnings and no error:\n%s", err, out)
+	}
+	type seen struct{ path, auth, client string }
+	var (
+		mu  sync.Mutex
+		got []seen
+	)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, seen{r.URL.EscapedPath(), r.Header.Get("Authorization"), r.Header.Get("X-Client")})
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"x","count":3}`)
+	}))
+	defer up.Close()
+	p := startNaftiko(t, []string{"ITEMS_TOKEN=tok", "ITEMS_TENANT=acme"}, "run", "--upstream", "api="+up.URL,
+		"--listen", "items-rest=127.0.0.1:0", "--listen", "items-mcp=127.0.0.1:0", file)
+	urls := p.waitListening(t, 2)
+	rest, mcpBase := origin(t, urls["items-rest"]), origin(t, urls["items-mcp"])
+
+	if resp, body := get(t, rest+"/items/42"); resp.StatusCode != 200 || !strings.Contains(string(body), `"count":3`) {
+		t.Fatalf("GET /items/42 (path written `items/{id}`): %d %s", resp.StatusCode, body)
+	}
+	cs := connectMCP(t, mcpBase+"/mcp")
+	tools, err := cs.ListTools(context.Background(), nil)
+	if err != nil || len(tools.Tools) != 1 {
+		t.Fatalf("tools/list: %v %v", tools, err)
+	}
+	schema, _ := json.Marshal(tools.Tools[0].InputSchema)
+	var s struct {
+		Required   []string                  `json:"required"`
+		Properties map[string]map[string]any `json:"properties"`
+	}
+	json.Unmarshal(schema, &s)
+	if !slices.Contains(s.Required, "id") || s.Properties["verbose"]["type"] != "boolean" {
+		t.Errorf("get-item input schema %s: want the inferred required `id` beside the declared `verbose`", schema)
+	}
+	if res := callTool(t, cs, "get-item", map[string]any{}); !res.IsError || !strings.Contains(toolText(res), "id") {
+		t.Errorf("get-item without id: want an isError result naming `id`, got %s", toolText(res))
+	}
+	res := callTool(t, cs, "get-item", map[string]any{"id": "7"})
+	if res.IsError || !strings.Contains(toolText(res), `"count":3`) {
+		t.Errorf("get-item {id: 7}: %s", toolText(res))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []seen{{"/items/42", "Bearer tok-acme", "naftiko"}, {"/items/7", "Bearer tok-acme", "naftiko"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("upstream saw %+v, want %+v", got, want)
+	}
+}
+
+// A baseUri without its scheme is called over https (baseuri-scheme): the
+// file runs, and /status shows the URL naftiko calls.
+func TestRelaxedBaseURIWithoutScheme(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(repoDir(t), "testdata", "validate", "relaxed-readings.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := strings.Replace(string(src), "baseUri: https://api.example.com/v1", "baseUri: api.example.com/v1", 1)
+	file := filepath.Join(t.TempDir(), "items.yaml")
+	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(naftikoBin, "validate", file).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "naftiko calls `https://api.example.com/v1`") {
+		t.Fatalf("validate: %v, want a baseuri-scheme warning and no error:\n%s", err, out)
+	}
+	p := startNaftiko(t, []string{"ITEMS_TOKEN=tok", "ITEMS_TENANT=acme"}, "run", "--admin", "127.0.0.1:0",
+		"--listen", "items-rest=127.0.0.1:0", "--listen", "items-mcp=127.0.0.1:0", file)
+	admin := origin(t, p.waitListening(t, 3)[""])
+	resp, body := get(t, admin+"/status")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"https://api.example.com/v1"`) {
+		t.Errorf("/status: %d %s, want the upstream https://api.example.com/v1", resp.StatusCode, body)
 	}
 }

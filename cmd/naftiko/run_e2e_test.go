@@ -637,8 +637,9 @@ func TestRunStdioMCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The same capability with its MCP block on stdio.
-	stdioCap := bytes.Replace(seed, []byte("    port: 9090\n    transport: http\n"), []byte("    transport: stdio\n"), 1)
+	// The same capability with its MCP block on stdio; the port it keeps
+	// is ignored (mcp-stdio-port, a warning).
+	stdioCap := bytes.Replace(seed, []byte("    port: 9090\n    transport: http\n"), []byte("    port: 9090\n    transport: stdio\n"), 1)
 	if bytes.Equal(stdioCap, seed) {
 		t.Fatal("could not derive a stdio variant of the seed")
 	}
@@ -668,6 +669,9 @@ func TestRunStdioMCP(t *testing.T) {
 	session.Close()
 	if strings.Contains(stderr.String(), testToken) {
 		t.Errorf("token in stdio log")
+	}
+	if strings.Contains(stderr.String(), ":9090") {
+		t.Errorf("the stdio block's port was used:\n%s", stderr)
 	}
 	// Logs go to stderr, never stdout: the session above would have broken.
 	sc := bufio.NewScanner(strings.NewReader(stderr.String()))

@@ -281,19 +281,6 @@ func TestValidateCorpusNeverCrashes(t *testing.T) {
 	}
 }
 
-// Third-party files that cannot run as written, and why.
-var thirdPartyFailures = map[string]string{
-	"stripe__subscription-billing.yaml":  "call-unknown-namespace", // calls stripe-payouts, which it does not consume
-	"twitter__compliance-and-data.yaml":  "call-unknown-namespace", // exposes blocks call their own namespaces
-	"twitter__content-publishing.yaml":   "call-unknown-namespace",
-	"twitter__engagement.yaml":           "call-unknown-namespace",
-	"twitter__social-listening.yaml":     "call-unknown-namespace",
-	"youtube__community-engagement.yaml": "call-unknown-namespace", // calls youtube-data, consumes youtube-data-api
-	"youtube__content-management.yaml":   "call-unknown-namespace",
-	"youtube__live-streaming.yaml":       "call-unknown-namespace", // calls youtube-live, consumes youtube-live-streaming
-	"upbound__platform-engineering.yaml": "call-unknown-operation", // upbound.list-teams / create-team do not exist
-}
-
 func TestValidateThirdPartyDefaultMode(t *testing.T) {
 	dir := filepath.Join(spectest.SharedDir(t), "corpus", "third-party")
 	out, _, code := runValidateBin(t, "--format", "json", dir)
@@ -306,7 +293,7 @@ func TestValidateThirdPartyDefaultMode(t *testing.T) {
 	}
 	for _, f := range res.Files {
 		name := filepath.Base(f.Path)
-		rule, listed := thirdPartyFailures[name]
+		rule, listed := dropinExpectedRefusals[name] // the files that cannot run, and why
 		if !listed {
 			if !f.Valid {
 				for _, d := range f.Diagnostics {
