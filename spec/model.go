@@ -19,6 +19,20 @@ type Document struct {
 	Root *yaml.Node `yaml:"-"`
 }
 
+// AllConsumes lists the root's consumes entries, then the capability's.
+func (d *Document) AllConsumes() []*Consumes {
+	var out []*Consumes
+	for i := range d.Consumes {
+		out = append(out, &d.Consumes[i])
+	}
+	if cp := d.Capability; cp != nil {
+		for i := range cp.Consumes {
+			out = append(out, &cp.Consumes[i])
+		}
+	}
+	return out
+}
+
 // Info is the human-readable metadata block.
 type Info struct {
 	Src

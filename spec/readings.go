@@ -94,16 +94,7 @@ func (r *reader) callSites() []callSite {
 func (r *reader) inferCallNamespaces() {
 	owners := map[string][]string{} // operation name -> namespaces having it
 	known := map[string]bool{}
-	var all []*Consumes
-	for i := range r.doc.Consumes {
-		all = append(all, &r.doc.Consumes[i])
-	}
-	if cp := r.doc.Capability; cp != nil {
-		for i := range cp.Consumes {
-			all = append(all, &cp.Consumes[i])
-		}
-	}
-	for _, cs := range all {
+	for _, cs := range r.doc.AllConsumes() {
 		if cs.Import != "" || cs.Location != "" {
 			return // an imported namespace's operations are read later
 		}
@@ -337,16 +328,7 @@ func (r *reader) declareEnvBindKeys() {
 // (`api.example.com/v1`) as https: a host name is the one reading, and
 // naftiko never downgrades to plain http on a guess.
 func (r *reader) schemeBaseURIs() {
-	var all []*Consumes
-	for i := range r.doc.Consumes {
-		all = append(all, &r.doc.Consumes[i])
-	}
-	if cp := r.doc.Capability; cp != nil {
-		for i := range cp.Consumes {
-			all = append(all, &cp.Consumes[i])
-		}
-	}
-	for _, cs := range all {
+	for _, cs := range r.doc.AllConsumes() {
 		if want, ok := schemedBaseURI(cs.BaseURI); ok {
 			r.warn(cs.At("baseUri"), "baseuri-scheme", "%s", baseURISchemeMessage(cs.BaseURI, want))
 			cs.BaseURI = want

@@ -100,18 +100,7 @@ func (c *checker) add(p Pos, sev Severity, rule, format string, args ...any) {
 }
 
 // allConsumes lists root then capability consumes entries.
-func (c *checker) allConsumes() []*Consumes {
-	var out []*Consumes
-	for i := range c.doc.Consumes {
-		out = append(out, &c.doc.Consumes[i])
-	}
-	if cp := c.doc.Capability; cp != nil {
-		for i := range cp.Consumes {
-			out = append(out, &cp.Consumes[i])
-		}
-	}
-	return out
-}
+func (c *checker) allConsumes() []*Consumes { return c.doc.AllConsumes() }
 
 func (c *checker) exposes() []*Exposes {
 	var out []*Exposes

@@ -161,16 +161,9 @@ func TestCLISkipInvalid(t *testing.T) {
 // route answers GET and the upstream receives GET (the relaxed reading of
 // http-method-case).
 func TestRelaxedLowerCaseMethodRuns(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join(repoDir(t), "testdata", "validate", "http-method-lowercase.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The exposed route in lower case too.
-	data := strings.Replace(string(src), "    - path: /items\n      operations:\n      - method: GET", "    - path: /items\n      operations:\n      - method: get", 1)
-	file := filepath.Join(t.TempDir(), "items.yaml")
-	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testdataVariant(t, "http-method-lowercase.yaml",
+		"    - path: /items\n      operations:\n      - method: GET", "    - path: /items\n      operations:\n      - method: get")
 	out, err := exec.Command(naftikoBin, "validate", file).CombinedOutput()
 	if err != nil || strings.Count(string(out), "[http-method-case]") != 2 {
 		t.Fatalf("validate: %v, want two http-method-case warnings and no error:\n%s", err, out)
@@ -255,15 +248,7 @@ func TestRelaxedReadingsRun(t *testing.T) {
 // A baseUri without its scheme is called over https (baseuri-scheme): the
 // file runs, and /status shows the URL naftiko calls.
 func TestRelaxedBaseURIWithoutScheme(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join(repoDir(t), "testdata", "validate", "relaxed-readings.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := strings.Replace(string(src), "baseUri: https://api.example.com/v1", "baseUri: api.example.com/v1", 1)
-	file := filepath.Join(t.TempDir(), "items.yaml")
-	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testdataVariant(t, "relaxed-readings.yaml", "baseUri: https://api.example.com/v1", "baseUri: api.example.com/v1")
 	out, err := exec.Command(naftikoBin, "validate", file).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "naftiko calls `https://api.example.com/v1`") {
 		t.Fatalf("validate: %v, want a baseuri-scheme warning and no error:\n%s", err, out)
@@ -275,4 +260,23 @@ func TestRelaxedBaseURIWithoutScheme(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"https://api.example.com/v1"`) {
 		t.Errorf("/status: %d %s, want the upstream https://api.example.com/v1", resp.StatusCode, body)
 	}
+}
+
+// testdataVariant writes a copy of a testdata/validate file with old
+// replaced by new, and returns its path.
+func testdataVariant(t *testing.T, name, old, new string) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(repoDir(t), "testdata", "validate", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := strings.Replace(string(src), old, new, 1)
+	if data == string(src) {
+		t.Fatalf("%s has no %q to replace", name, old)
+	}
+	file := filepath.Join(t.TempDir(), "items.yaml")
+	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
