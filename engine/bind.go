@@ -10,6 +10,7 @@ import (
 
 	"github.com/naftiko/naftiko/engine/fault"
 	"github.com/naftiko/naftiko/engine/upstream"
+	"github.com/naftiko/naftiko/spec"
 )
 
 // Request is what a caller sent, by place. The REST adapter fills the HTTP
@@ -262,9 +263,7 @@ func (a *Action) bindArguments(c *Call, args map[string]any) error {
 
 // spelling is a name with case, `-` and `_` ignored: the spellings that
 // could be taken for one another.
-func spelling(s string) string {
-	return strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
-}
+func spelling(s string) string { return spec.LooseKey(s) }
 
 func mapKeys[V any](m map[string]V) []string {
 	if len(m) == 0 {

@@ -41,8 +41,31 @@ func matchOf(name, want string) Match {
 }
 
 // looseKey is the spelling SameParameter compares.
-func looseKey(s string) string {
-	return strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
+func looseKey(s string) string { return LooseKey(s) }
+
+// LooseKey is a name with letter case, `-` and `_` ignored: the spellings
+// that could be taken for one another. A name already in that form is
+// returned as is, without allocating (start-up matches millions of names
+// in a large capability).
+func LooseKey(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '-' || c == '_' || ('A' <= c && c <= 'Z') || c >= 0x80 {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if r != '-' && r != '_' {
+			b.WriteRune(r)
+		}
+	}
+	return strings.ToLower(b.String())
 }
 
 // InputSite is one exposed invocation (a REST operation, an MCP tool, an

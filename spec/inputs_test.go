@@ -63,3 +63,12 @@ func TestLastWithEntryWins(t *testing.T) {
 		t.Fatalf("q fed by %+v", f)
 	}
 }
+
+func TestLooseKey(t *testing.T) {
+	for in, want := range map[string]string{"patientId": "patientid", "patient_id": "patientid", "Patient-ID": "patientid",
+		"plain": "plain", "": "", "ÄrztIn_x": "ärztinx", "a-_b": "ab"} {
+		if got := LooseKey(in); got != want {
+			t.Errorf("LooseKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

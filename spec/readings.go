@@ -206,7 +206,7 @@ var freeForm = map[string]bool{"data": true, "value": true, "with": true, "keys"
 	"content": true, "mapping": true, "mappings": true, "management": true, "observability": true}
 
 func foldEnum(s string) string {
-	return strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(s))
+	return LooseKey(strings.ReplaceAll(s, " ", ""))
 }
 
 // readEnumAliases rewrites, in the YAML tree before it is decoded, a value
