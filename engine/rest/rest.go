@@ -42,6 +42,7 @@ const maxRequestBody = 10 << 20
 // Handler serves one REST surface.
 type Handler struct {
 	routes  []*engine.Route
+	index   *routeIndex
 	logger  *slog.Logger
 	redact  func(string) string
 	secrets *redact.Set // masked out of every header and body passed on
@@ -57,6 +58,7 @@ func New(s *engine.RestSurface, logger *slog.Logger, opts ...Option) *Handler {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{routes: s.SortedRoutes(), logger: logger, redact: s.Capability.Vars.Redact, secrets: s.Capability.Vars.Secrets()}
+	h.index = newRouteIndex(h.routes)
 	h.namespaces = namespacesOf(s.Capability, h.routes)
 	for _, o := range opts {
 		o(h)
@@ -75,7 +77,8 @@ type routeMatch struct {
 func (h *Handler) match(path string) []routeMatch {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	var out []routeMatch
-	for _, r := range h.routes {
+	for _, i := range h.index.candidates(segs) {
+		r := h.routes[i]
 		// A last variable named `path` takes the rest of the path (forward).
 		tail := len(r.Segments) > 0 && r.Segments[len(r.Segments)-1] == "{path}"
 		if len(r.Segments) != len(segs) && !(tail && len(segs) >= len(r.Segments)) {
