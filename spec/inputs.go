@@ -221,7 +221,7 @@ func ResolveInputs(site *InputSite) *Resolution {
 			// A consumed path parameter nothing declared feeds is still the
 			// caller's to give: one obvious reading, an input of that name
 			// (a REST caller sends it in the query string or the body;
-			// validate warns: path-parameter-from-query, path-parameter-inferred).
+			// validate warns: path-parameter-from-query, path-parameter-unfed).
 			for _, p := range c.Call.Params {
 				if p.In == "path" && p.Fed() && !fedBy(p.Name) && !r.has(p.Name) {
 					r.add(Input{Name: p.Name, Type: JSONType(p.Type), Description: describe(p, p.Name, c.Call),

@@ -23,7 +23,6 @@ func applyReadings(doc *Document) Diagnostics {
 	r.inferCallNamespaces()
 	r.slashRestPaths()
 	r.declareEnvBindKeys()
-	r.schemeBaseURIs()
 	return r.ds
 }
 
@@ -211,8 +210,9 @@ func foldEnum(s string) string {
 
 // readEnumAliases rewrites, in the YAML tree before it is decoded, a value
 // spelled as a common alias of an enum member (`type: int`, `in: headers`,
-// `type: MCP`) to the member, with a warning: one obvious reading, read
-// the same by validate and run.
+// `type: MCP`) to the member, and a baseUri without its scheme to https,
+// each with a warning: one obvious reading, read the same by the schema,
+// validate's rules and run.
 func readEnumAliases(path string, n *yaml.Node) Diagnostics {
 	var ds Diagnostics
 	// output is true below `outputParameters`, whose types have no
@@ -235,6 +235,16 @@ func readEnumAliases(path string, n *yaml.Node) Diagnostics {
 				}
 				if v.Kind != yaml.ScalarNode {
 					walk(v, depth+1, output || k.Value == "outputParameters")
+					continue
+				}
+				if k.Value == "baseUri" && v.Tag == "!!str" {
+					// A baseUri without its scheme is https, rewritten in the
+					// tree so the schema and the model both read the URL.
+					if want, ok := schemedBaseURI(v.Value); ok {
+						ds = append(ds, Diagnostic{File: path, Line: v.Line, Col: v.Column, Severity: Warning, Rule: "baseuri-scheme",
+							Message: fmt.Sprintf("`baseUri` `%s` has no scheme: naftiko calls `%s`; write `%s`", v.Value, want, want)})
+						v.Value = want
+					}
 					continue
 				}
 				table, ok := enumAliases[k.Value]
@@ -324,18 +334,6 @@ func (r *reader) declareEnvBindKeys() {
 	walk(r.doc.Root, 0)
 }
 
-// schemeBaseURIs reads a baseUri written without its scheme
-// (`api.example.com/v1`) as https: a host name is the one reading, and
-// naftiko never downgrades to plain http on a guess.
-func (r *reader) schemeBaseURIs() {
-	for _, cs := range r.doc.AllConsumes() {
-		if want, ok := schemedBaseURI(cs.BaseURI); ok {
-			r.warn(cs.At("baseUri"), "baseuri-scheme", "%s", baseURISchemeMessage(cs.BaseURI, want))
-			cs.BaseURI = want
-		}
-	}
-}
-
 // schemedBaseURI returns the https URL a scheme-less baseUri that starts
 // with a host name means.
 func schemedBaseURI(s string) (string, bool) {
@@ -348,10 +346,6 @@ func schemedBaseURI(s string) (string, bool) {
 		return "", false // not a host name: baseuri-absolute says so
 	}
 	return "https://" + s, true
-}
-
-func baseURISchemeMessage(s, want string) string {
-	return fmt.Sprintf("`baseUri` `%s` has no scheme: naftiko calls `%s`; write `%s`", s, want, want)
 }
 
 // hostLike is a DNS name or an IPv4 address.

@@ -304,7 +304,7 @@ func (c *checker) checkFeed(s *site, res *Resolution, step int, name string, own
 			c.unfed(s, name, owner, path)
 			return
 		}
-		if !s.rest && in.Origin == InferredInput && len(c.declaredOf(s)) > 0 && !c.declares(s, in.Name) {
+		if !s.rest && in.Origin == InferredInput && len(c.declaredOf(s)) > 0 {
 			// Declared inputs that lack it: naftiko infers it.
 			c.unfed(s, name, owner, path)
 			return
@@ -322,16 +322,6 @@ func (c *checker) declaredOf(s *site) []ExposedParam {
 		return s.parent.declared
 	}
 	return s.declared
-}
-
-// declares says whether the site declares an input of that name.
-func (c *checker) declares(s *site, name string) bool {
-	for _, d := range c.declaredOf(s) {
-		if d.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // resolution reads a site's inputs as the engine does; a step shares its

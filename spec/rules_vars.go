@@ -31,11 +31,6 @@ func baseURIProblem(s string) (rule string, sev Severity, msg string) {
 	case strings.HasPrefix(s, "{{"):
 		return "baseuri-placeholder", Warning, fmt.Sprintf("`baseUri` `%s` comes from a variable; the official schema wants a literal http(s) URL (naftiko resolves it at start-up)", s)
 	case !absoluteHTTP.MatchString(s):
-		if want, ok := schemedBaseURI(s); ok {
-			// Read as https by Parse (applyReadings), which says so in the
-			// same words: the two findings are one.
-			return "baseuri-scheme", Warning, baseURISchemeMessage(s, want)
-		}
 		return "baseuri-absolute", Error, fmt.Sprintf("`baseUri` `%s` must be an absolute http:// or https:// URL", s)
 	}
 	path := absoluteHTTP.ReplaceAllString(s, "")
