@@ -113,6 +113,12 @@ func Parse(path string, data []byte) (*Document, Diagnostics) {
 // grows past MaxExpandedNodes, or nil. Sizes are counted once per node, so
 // the count costs no more than the unexpanded tree.
 func aliasBomb(root *yaml.Node) *yaml.Node {
+	// Without aliases the tree is the size it was parsed at (bounded by
+	// MaxFileSize), and a walk needs no table of sizes: only nesting depth
+	// is left to check.
+	if deep, aliased := scanTree(root, 0); !aliased {
+		return deep
+	}
 	sizes := map[*yaml.Node]int64{}
 	var culprit *yaml.Node
 	var size func(n *yaml.Node, depth int) int64
@@ -149,6 +155,27 @@ func aliasBomb(root *yaml.Node) *yaml.Node {
 		culprit = root
 	}
 	return culprit
+}
+
+// scanTree reports the first node nested deeper than 10,000 levels, and
+// whether the tree holds an alias at all.
+func scanTree(n *yaml.Node, depth int) (deep *yaml.Node, aliased bool) {
+	if depth > 10_000 {
+		return n, false
+	}
+	if n.Kind == yaml.AliasNode {
+		return nil, true
+	}
+	for _, c := range n.Content {
+		d, a := scanTree(c, depth+1)
+		if a {
+			return nil, true
+		}
+		if d != nil {
+			return d, false
+		}
+	}
+	return nil, false
 }
 
 // syntaxDiagnostic places a YAML syntax error. yaml.v3 reports the line

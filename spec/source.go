@@ -25,34 +25,53 @@ func posOf(n *yaml.Node) Pos {
 	return Pos{Line: n.Line, Col: n.Column}
 }
 
-// Src records where a mapping starts and where each of its keys' values sit,
-// so diagnostics about a field can point at the field itself.
+// Src records where a mapping starts and where each of its keys and their
+// values sit, so diagnostics about a field can point at the field itself.
+// A 10,000-operation capability has about 200,000 mappings: the fields are
+// a short slice searched in order (a mapping has a handful of keys), not
+// two maps each, which cost several times the memory.
 type Src struct {
-	Pos    Pos            `yaml:"-"`
-	values map[string]Pos // key -> position of its value
-	keys   map[string]Pos // key -> position of the key itself
+	Pos    Pos `yaml:"-"`
+	fields []srcField
+}
+
+// srcField is one key of a mapping; key shares the YAML scalar's string.
+type srcField struct {
+	key        string
+	keyPos, at Pos
+}
+
+// field finds key; a key spelled twice (an error of its own) is found at
+// its last spelling, as a decoder reads it.
+func (s Src) field(key string) (srcField, bool) {
+	for i := len(s.fields) - 1; i >= 0; i-- {
+		if s.fields[i].key == key {
+			return s.fields[i], true
+		}
+	}
+	return srcField{}, false
 }
 
 // At returns the position of the value of key, or of the mapping when the
 // key is absent.
 func (s Src) At(key string) Pos {
-	if p, ok := s.values[key]; ok {
-		return p
+	if f, ok := s.field(key); ok {
+		return f.at
 	}
 	return s.Pos
 }
 
 // KeyAt returns the position of key itself, or of the mapping when absent.
 func (s Src) KeyAt(key string) Pos {
-	if p, ok := s.keys[key]; ok {
-		return p
+	if f, ok := s.field(key); ok {
+		return f.keyPos
 	}
 	return s.Pos
 }
 
 // Has reports whether the mapping spelled out key.
 func (s Src) Has(key string) bool {
-	_, ok := s.keys[key]
+	_, ok := s.field(key)
 	return ok
 }
 
@@ -62,23 +81,18 @@ func (s *Src) record(n *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
 		return
 	}
-	s.values = make(map[string]Pos, len(n.Content)/2)
-	s.keys = make(map[string]Pos, len(n.Content)/2)
+	s.fields = make([]srcField, 0, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if isMergeKey(n.Content[i]) {
 			continue
 		}
-		k := n.Content[i].Value
-		s.keys[k] = posOf(n.Content[i])
-		s.values[k] = posOf(n.Content[i+1])
+		s.fields = append(s.fields, srcField{n.Content[i].Value, posOf(n.Content[i]), posOf(n.Content[i+1])})
 	}
 	// Keys brought in by `<<: *anchor` count as spelled out here.
 	for _, m := range mergedMappings(n) {
 		for i := 0; i+1 < len(m.Content); i += 2 {
-			k := m.Content[i].Value
-			if _, ok := s.keys[k]; !ok && !isMergeKey(m.Content[i]) {
-				s.keys[k] = posOf(m.Content[i])
-				s.values[k] = posOf(m.Content[i+1])
+			if k := m.Content[i].Value; !s.Has(k) && !isMergeKey(m.Content[i]) {
+				s.fields = append(s.fields, srcField{k, posOf(m.Content[i]), posOf(m.Content[i+1])})
 			}
 		}
 	}
