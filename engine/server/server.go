@@ -526,6 +526,15 @@ func (l *listener) listen() error {
 	return nil
 }
 
+// Close releases what a server built by New holds but never served (the
+// ports New bound for blocks asking for port 0): the start it was built for
+// was called off. A nil server is fine.
+func (s *Server) Close() {
+	if s != nil {
+		s.closeListeners()
+	}
+}
+
 func (s *Server) closeListeners() {
 	for _, l := range s.listeners {
 		if l.ln != nil && !l.reused {
