@@ -79,6 +79,56 @@ func TestCLIValidateWarningBudget(t *testing.T) {
 	if strings.Count(grouped, ": error: ") != strings.Count(full, ": error: ") {
 		t.Error("grouping dropped errors")
 	}
+
+	// JSON: each file lists the first few of a kind, the groups account
+	// for every warning left out, and the summary counts everything.
+	var res struct {
+		Files []struct {
+			Diagnostics []struct{ Severity, Rule, Message string } `json:"diagnostics"`
+		} `json:"files"`
+		Groups []struct {
+			Rule, Message string
+			Count, Listed int
+			First         []string
+		} `json:"groups"`
+		Summary struct{ Errors, Warnings int } `json:"summary"`
+	}
+	out, _ = run("--format", "json", corpus)
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("--format json: %v", err)
+	}
+	listed, errs := 0, 0
+	for _, f := range res.Files {
+		for _, d := range f.Diagnostics {
+			if d.Severity == "error" {
+				errs++
+			} else {
+				listed++
+			}
+		}
+	}
+	left := 0
+	for _, g := range res.Groups {
+		if g.Count <= 5 || g.Listed != 3 || len(g.First) != 3 || strings.Contains(g.Message, "`") && !strings.Contains(g.Message, "`…`") {
+			t.Errorf("group %+v: want more than 5 warnings, 3 listed with their positions, names elided", g)
+		}
+		left += g.Count - g.Listed
+	}
+	if len(res.Groups) == 0 || errs != res.Summary.Errors || listed+left != res.Summary.Warnings || listed*5 > res.Summary.Warnings {
+		t.Errorf("--format json: %d errors and %d warnings listed, %d in %d groups; summary %+v", errs, listed, left, len(res.Groups), res.Summary)
+	}
+	// GitHub: one notice per group, the annotations of the first few.
+	gh, _ := run("--format", "github", corpus)
+	ghAll, _ := run("--format", "github", "--all", corpus)
+	if n := strings.Count(gh, "::notice "); n != len(res.Groups) {
+		t.Errorf("--format github: %d notices for %d groups", n, len(res.Groups))
+	}
+	if n, m := strings.Count(gh, "::warning "), strings.Count(ghAll, "::warning "); n != listed || m != res.Summary.Warnings {
+		t.Errorf("--format github: %d warning annotations grouped (want %d), %d with --all (want %d)", n, listed, m, res.Summary.Warnings)
+	}
+	if strings.Count(gh, "::error ") != res.Summary.Errors {
+		t.Error("--format github: grouping dropped errors")
+	}
 }
 
 // With --sandbox the sandbox-token line is logged once per variable,

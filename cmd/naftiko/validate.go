@@ -6,9 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"regexp"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 
@@ -55,7 +56,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	format := fset.String("format", "text", "output format: text, json or github (workflow commands)")
 	quiet := fset.Bool("quiet", false, "report errors only (warnings are still counted in the summary)")
 	maxWarnings := fset.Int("max-warnings", -1, "fail (exit 1) when there are more warnings than `N`; -1: no limit")
-	all := fset.Bool("all", false, "text format: list every warning (by default a rule found more than 5 times shows its first 3 and a count)")
+	all := fset.Bool("all", false, "list every warning (by default, in every format, a kind of warning found more than 5 times shows its first 3 and a count)")
 	paths, code, ok := parseCommand(fset, args, validateUsage, stdout, stderr)
 	if !ok {
 		return code
@@ -72,14 +73,18 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	// A validation run is short and allocation-heavy (YAML trees, schema
-	// results): trading memory for fewer collections saves a tenth of the CPU.
-	debug.SetGCPercent(300)
-
 	files, err := capabilityFiles(paths)
 	if err != nil {
 		fmt.Fprintf(stderr, "naftiko validate: %v\n", err)
 		return exitUsage
+	}
+	// A validation run is short and allocation-heavy (YAML trees, schema
+	// results): on a corpus of ordinary files, trading memory for fewer
+	// collections saves a tenth of the CPU. A large file's trees are large
+	// (about 25 times its size): there the trade costs more in page faults
+	// than it saves, and the default is kept.
+	if largestFile(files) < 1<<20 {
+		debug.SetGCPercent(300)
 	}
 	v, err := spec.NewValidator()
 	if err != nil {
@@ -112,14 +117,18 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 			results[i].Diagnostics = results[i].Diagnostics.Errors()
 		}
 	}
+	var groups []warningGroup
+	if !*all {
+		groups = groupWarnings(results)
+	}
 	switch *format {
 	case "json":
-		writeJSON(out, results, sum)
+		writeJSON(out, results, groups, sum)
 	case "github":
-		writeGitHub(out, results)
+		writeGitHub(out, results, groups)
 		writeSummary(out, sum)
 	default:
-		writeText(out, results, !*all)
+		writeText(out, results, groups)
 		writeSummary(out, sum)
 	}
 	if err := out.Flush(); err != nil {
@@ -134,6 +143,17 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// largestFile is the size of the largest of files, as far as it can be read.
+func largestFile(files []string) int64 {
+	var n int64
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			n = max(n, fi.Size())
+		}
+	}
+	return n
 }
 
 // validateAll checks files in parallel; results keep the input order.
@@ -176,46 +196,91 @@ func validateAll(v *spec.Validator, files []string, strict bool) ([]fileResult, 
 	return results, nil
 }
 
-// Warnings of one rule beyond groupAfter are summarised (grouped) after
-// the first groupShown of them; errors are always listed.
+// Warnings of one kind (rule and message shape) beyond groupAfter are
+// summarised after the first groupShown of them, in every format; errors
+// are always listed. A generated capability of 10,000 operations has tens
+// of thousands of warnings of a handful of kinds: listed one by one they
+// hide everything else.
 const (
 	groupAfter = 5
 	groupShown = 3
 )
 
-func writeText(w io.Writer, results []fileResult, group bool) {
+// warningGroup is one kind of warning found more than groupAfter times.
+type warningGroup struct {
+	Rule    string `json:"rule"`
+	Message string `json:"message"` // the shape: names and numbers elided
+	Count   int    `json:"count"`   // all of them, listed ones included
+	Listed  int    `json:"listed"`
+	// First are the positions of the listed ones.
+	First []string `json:"first"`
+}
+
+var (
+	quotedName = regexp.MustCompile("`[^`]*`|\"[^\"]*\"")
+	numberRun  = regexp.MustCompile(`\d+`)
+)
+
+// messageShape is a message with what varies between occurrences of one
+// finding (quoted names, numbers) elided.
+func messageShape(msg string) string {
+	return numberRun.ReplaceAllString(quotedName.ReplaceAllString(msg, "`…`"), "N")
+}
+
+// groupWarnings keeps, of each kind of warning found more than groupAfter
+// times in results, the first groupShown (in file order) and returns the
+// groups in the order they were first met.
+func groupWarnings(results []fileResult) []warningGroup {
+	type key struct{ rule, shape string }
+	count := map[key]int{}
+	shapes := make([][]string, len(results))
+	for i, r := range results {
+		shapes[i] = make([]string, len(r.Diagnostics))
+		for j, d := range r.Diagnostics {
+			if d.Severity == spec.Warning {
+				shapes[i][j] = messageShape(d.Message)
+				count[key{d.Rule, shapes[i][j]}]++
+			}
+		}
+	}
+	var groups []warningGroup
+	at := map[key]int{}
+	for i, r := range results {
+		kept := r.Diagnostics[:0:0]
+		for j, d := range r.Diagnostics {
+			k := key{d.Rule, shapes[i][j]}
+			if d.Severity != spec.Warning || count[k] <= groupAfter {
+				kept = append(kept, d)
+				continue
+			}
+			g, ok := at[k]
+			if !ok {
+				g = len(groups)
+				at[k] = g
+				groups = append(groups, warningGroup{Rule: d.Rule, Message: k.shape, Count: count[k]})
+			}
+			if groups[g].Listed < groupShown {
+				groups[g].Listed++
+				groups[g].First = append(groups[g].First, fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Col))
+				kept = append(kept, d)
+			}
+		}
+		results[i].Diagnostics = kept
+	}
+	return groups
+}
+
+func writeText(w io.Writer, results []fileResult, groups []warningGroup) {
 	var all spec.Diagnostics
 	for _, r := range results {
 		all = append(all, r.Diagnostics...)
 	}
 	all.Sort()
-	count := map[string]int{}
 	for _, d := range all {
-		if d.Severity == spec.Warning {
-			count[d.Rule]++
-		}
-	}
-	shown := map[string]int{}
-	for _, d := range all {
-		if group && d.Severity == spec.Warning && count[d.Rule] > groupAfter {
-			if shown[d.Rule]++; shown[d.Rule] > groupShown {
-				continue
-			}
-		}
 		fmt.Fprintln(w, d.String())
 	}
-	if !group {
-		return
-	}
-	var rules []string
-	for rule, n := range count {
-		if n > groupAfter {
-			rules = append(rules, rule)
-		}
-	}
-	slices.Sort(rules)
-	for _, rule := range rules {
-		fmt.Fprintf(w, "warning: %d more [%s] warnings like the %d above (--all lists them)\n", count[rule]-groupShown, rule, groupShown)
+	for _, g := range groups {
+		fmt.Fprintf(w, "warning: %d more [%s] warnings like the %d above: %s (--all lists them)\n", g.Count-g.Listed, g.Rule, g.Listed, g.Message)
 	}
 }
 
@@ -231,27 +296,38 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-func writeJSON(w io.Writer, results []fileResult, s validateSummary) {
+func writeJSON(w io.Writer, results []fileResult, groups []warningGroup, s validateSummary) {
 	if results == nil {
 		results = []fileResult{}
+	}
+	if groups == nil {
+		groups = []warningGroup{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(struct {
-		Files   []fileResult    `json:"files"`
+		Files []fileResult `json:"files"`
+		// Groups say what each file's diagnostics leave out (all warnings
+		// of a kind but the first few); the counts are of everything.
+		Groups  []warningGroup  `json:"groups"`
 		Summary validateSummary `json:"summary"`
-	}{results, s})
+	}{results, groups, s})
 }
 
 // writeGitHub prints GitHub Actions workflow commands, which annotate the
 // files of a pull request.
-func writeGitHub(w io.Writer, results []fileResult) {
+func writeGitHub(w io.Writer, results []fileResult, groups []warningGroup) {
 	for _, r := range results {
 		for _, d := range r.Diagnostics {
 			fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d,title=%s::%s\n", d.Severity,
 				escapeProperty(d.File), d.Line, d.Col, escapeProperty(d.Rule), escapeData(d.Message))
 		}
+	}
+	for _, g := range groups {
+		fmt.Fprintf(w, "::notice title=%s::%s\n", escapeProperty(g.Rule),
+			escapeData(fmt.Sprintf("%d more [%s] warnings like the %d annotated (first at %s): %s (naftiko validate --all lists them)",
+				g.Count-g.Listed, g.Rule, g.Listed, strings.Join(g.First, ", "), g.Message)))
 	}
 }
 
