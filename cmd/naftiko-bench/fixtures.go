@@ -89,6 +89,7 @@ func serveUpstream(ctx context.Context, listen, token string) error {
 	// fixed payloads do not.
 	fhir := sandbox.New(sandbox.Options{Token: token}).Handler()
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /size/", serveThing)
 	mux.HandleFunc("GET /metadata", func(w http.ResponseWriter, r *http.Request) { write(w, meta) })
 	mux.HandleFunc("GET /Patient/{id}/{op}", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+token {

@@ -79,6 +79,7 @@ type config struct {
 	rounds      int
 	concurrency int
 	only        string
+	sizes       string
 }
 
 func orchestrate(ctx context.Context, args []string) error {
@@ -92,7 +93,8 @@ func orchestrate(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up per run")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "runs per server and scenario, alternating")
 	fs.IntVar(&cfg.concurrency, "c", 16, "concurrent clients")
-	fs.StringVar(&cfg.only, "only", "", "comma-separated scenarios: rest-1kb,rest-1mb,rest-links,rest-fhir,rest-20mb,rest-telemetry,mcp,startup,validate")
+	fs.StringVar(&cfg.only, "only", "", "comma-separated scenarios: rest-1kb,rest-1mb,rest-links,rest-fhir,rest-20mb,rest-telemetry,mcp,startup,validate,size")
+	fs.StringVar(&cfg.sizes, "sizes", "10,1000,10000", "operations per generated capability in the size scenario; ratios are to the first")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -175,6 +177,11 @@ func orchestrate(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	if want("size") {
+		if err := measureSize(ctx, cfg, rep, upstreamURL); err != nil {
+			return err
+		}
+	}
 	rep.print(os.Stdout)
 	return nil
 }
@@ -199,7 +206,13 @@ func (r *role) stop() {
 }
 
 // peakRSS is the process's high-water resident set (VmHWM) in bytes.
-func (r *role) peakRSS() int64 {
+func (r *role) peakRSS() int64 { return r.status("VmHWM:") }
+
+// rss is the process's resident set now (VmRSS) in bytes.
+func (r *role) rss() int64 { return r.status("VmRSS:") }
+
+// status reads one kB figure of /proc/PID/status.
+func (r *role) status(field string) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
 	if err != nil {
 		return 0
@@ -207,7 +220,7 @@ func (r *role) peakRSS() int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return kb << 10
 		}

@@ -15,6 +15,7 @@ type report struct {
 	header []string
 	rows   []string
 	lines  []string
+	blocks []string // markdown printed as it is, after the lines
 }
 
 func (r *report) machine() {
@@ -52,6 +53,8 @@ func (r *report) compare(name string, conc int, aName string, a sample, bName st
 
 func (r *report) line(s string) { r.lines = append(r.lines, s) }
 
+func (r *report) block(s string) { r.blocks = append(r.blocks, s) }
+
 func (r *report) print(w io.Writer) {
 	for _, h := range r.header {
 		fmt.Fprintln(w, h)
@@ -67,5 +70,9 @@ func (r *report) print(w io.Writer) {
 	}
 	for _, l := range r.lines {
 		fmt.Fprintln(w, "- "+l)
+	}
+	for _, b := range r.blocks {
+		fmt.Fprintln(w)
+		fmt.Fprint(w, b)
 	}
 }
