@@ -34,6 +34,10 @@ type compiledSchema struct {
 	schema *jsonschema.Schema
 	tree   any               // the compiled form as generic JSON, to read required lists and enums for messages
 	defAt  map[string]string // schema location -> the $defs entry it was copied from
+	// compiler compiled schema; it compiles the item schemas of split
+	// lists from the same resource when a large document first needs them.
+	compiler *jsonschema.Compiler
+	split    splitSchemas
 }
 
 var (
@@ -66,7 +70,7 @@ func loadSchema() (*compiledSchema, error) {
 			schemaErr = fmt.Errorf("compile embedded schema: %w", err)
 			return
 		}
-		schemaVal = &compiledSchema{schema: s, tree: tree, defAt: defAt}
+		schemaVal = &compiledSchema{schema: s, tree: tree, defAt: defAt, compiler: c}
 	})
 	return schemaVal, schemaErr
 }

@@ -40,13 +40,32 @@ const (
 
 type schemaCheck struct {
 	cs   *compiledSchema
-	inst any // the document as generic JSON
+	inst any // the document as generic JSON, or the item at prefix
 	root *yaml.Node
+	// prefix is the JSON pointer of inst in the document when inst is one
+	// item of a list checked apart ("" for the whole document).
+	prefix string
+}
+
+// value is the JSON value at ptr, a pointer into the document.
+func (sc *schemaCheck) value(ptr string) any {
+	if sc.prefix != "" {
+		rest, ok := strings.CutPrefix(ptr, sc.prefix)
+		if !ok {
+			return nil
+		}
+		ptr = rest
+	}
+	return jsonAt(sc.inst, ptr)
 }
 
 // check validates the document and returns its findings.
 func (sc *schemaCheck) check() []finding {
-	err := sc.cs.schema.Validate(sc.inst)
+	return dedupeFindings(sc.findings(sc.cs.schema.Validate(sc.inst)))
+}
+
+// findings turns what Validate returned into findings.
+func (sc *schemaCheck) findings(err error) []finding {
 	if err == nil {
 		return nil
 	}
@@ -65,7 +84,12 @@ func (sc *schemaCheck) check() []finding {
 		fs = []finding{{ptr: decodeLocation(leaf.InstanceLocation), at: atValue, sev: Error, rule: "schema",
 			msg: "does not conform to the alpha2 schema: " + leaf.Message}}
 	}
-	// One problem can surface through several paths of the schema; keep one.
+	return fs
+}
+
+// dedupeFindings keeps one of each finding: one problem can surface
+// through several paths of the schema.
+func dedupeFindings(fs []finding) []finding {
 	seen := make(map[string]bool, len(fs))
 	out := fs[:0]
 	for _, f := range fs {
@@ -102,7 +126,7 @@ func (sc *schemaCheck) collect(e *jsonschema.ValidationError) []finding {
 // present; else the one with the fewest errors.
 func (sc *schemaCheck) pick(e *jsonschema.ValidationError, frag string) []finding {
 	ptr := decodeLocation(e.InstanceLocation)
-	obj, _ := jsonAt(sc.inst, ptr).(map[string]any)
+	obj, _ := sc.value(ptr).(map[string]any)
 	branches, _ := jsonAt(sc.cs.tree, frag).([]any)
 
 	type cand struct {
@@ -208,7 +232,7 @@ func (sc *schemaCheck) leaf(e *jsonschema.ValidationError) []finding {
 	frag := fragment(e.AbsoluteKeywordLocation)
 	def := sc.cs.defName(frag)
 	kw := lastToken(frag)
-	val := jsonAt(sc.inst, ptr)
+	val := sc.value(ptr)
 
 	switch kw {
 	case "required":
@@ -555,7 +579,7 @@ func (sc *schemaCheck) notFinding(ptr, frag, def string) finding {
 			forbidden = append(forbidden, requiredKeys(sc.cs, a)...)
 		}
 	}
-	obj, _ := jsonAt(sc.inst, ptr).(map[string]any)
+	obj, _ := sc.value(ptr).(map[string]any)
 	var present []string
 	for _, k := range forbidden {
 		if _, ok := obj[k]; ok {
@@ -596,7 +620,7 @@ func (sc *schemaCheck) ambiguousFinding(ptr, frag, message string) finding {
 
 func (sc *schemaCheck) addressFinding(ptr string) finding {
 	return finding{ptr: ptr, at: atValue, sev: Error, rule: "address",
-		msg: fmt.Sprintf("address %s is not a host name, an IPv4 or an IPv6 address", show(jsonAt(sc.inst, ptr)))}
+		msg: fmt.Sprintf("address %s is not a host name, an IPv4 or an IPv6 address", show(sc.value(ptr)))}
 }
 
 func versionFinding(val any) finding {
@@ -638,7 +662,7 @@ func (sc *schemaCheck) describe(ptr string) string {
 	}
 	coll := toks[len(toks)-2]
 	kind := collections[coll]
-	obj, _ := jsonAt(sc.inst, ptr).(map[string]any)
+	obj, _ := sc.value(ptr).(map[string]any)
 	under := func(s string) bool { return slices.Contains(toks[:len(toks)-2], s) }
 	switch coll {
 	case "resources":
@@ -695,7 +719,7 @@ func (sc *schemaCheck) keysInOrder(ptr string) []string {
 	n, _ := NodeAt(sc.root, ptr)
 	n = resolveAlias(n)
 	if n == nil || n.Kind != yaml.MappingNode {
-		obj, _ := jsonAt(sc.inst, ptr).(map[string]any)
+		obj, _ := sc.value(ptr).(map[string]any)
 		keys := make([]string, 0, len(obj))
 		for k := range obj {
 			keys = append(keys, k)

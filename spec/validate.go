@@ -21,6 +21,9 @@ import (
 // A Validator is safe for concurrent use.
 type Validator struct {
 	schema *compiledSchema
+	// splitFrom is how many list items a document needs to be checked in
+	// pieces (schema_split.go); tests lower it to hold the two ways equal.
+	splitFrom int
 }
 
 // NewValidator returns a validator. The schema is compiled once per process;
@@ -30,7 +33,7 @@ func NewValidator() (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Validator{schema: cs}, nil
+	return &Validator{schema: cs, splitFrom: splitFrom}, nil
 }
 
 // ValidateFile reads and checks one capability file with a shared validator.
@@ -109,8 +112,7 @@ func (v *Validator) Validate(doc *Document) Diagnostics {
 	var wg sync.WaitGroup
 	if doc.Root != nil {
 		wg.Go(func() {
-			sc := &schemaCheck{cs: v.schema, inst: ToJSONValue(doc.Root), root: doc.Root}
-			for _, f := range sc.check() {
+			for _, f := range v.schemaFindings(doc) {
 				ds = append(ds, v.diagnostic(doc, f))
 			}
 		})
@@ -121,6 +123,29 @@ func (v *Validator) Validate(doc *Document) Diagnostics {
 	ds = dedupe(ds)
 	ds.Sort()
 	return ds
+}
+
+// schemaFindings checks the document against the schema, in pieces when it
+// is large.
+func (v *Validator) schemaFindings(doc *Document) []finding {
+	inst, held := skeletonJSON(doc.Root)
+	sc := &schemaCheck{cs: v.schema, inst: inst, root: doc.Root}
+	if lists, total := findLists(inst, held); total >= v.splitFrom {
+		// Without item schemas the schema no longer allows an exact split
+		// (TestSchemaAllowsSplit says why): then the document is checked
+		// whole.
+		if items, err := v.schema.itemSchemas(); err == nil {
+			for _, l := range lists {
+				if _, ok := held[l.ptr]; !ok {
+					emptyList(inst, l.ptr) // a list a merge key brought in
+				}
+			}
+			restoreLists(inst, held, lists)
+			return sc.checkSplit(lists, items)
+		}
+	}
+	restoreLists(inst, held, nil)
+	return sc.check()
 }
 
 func (v *Validator) diagnostic(doc *Document, f finding) Diagnostic {
