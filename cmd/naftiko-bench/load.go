@@ -130,18 +130,11 @@ func driveMCPRaw(ctx context.Context, endpoint, tool string, args map[string]any
 	client := loadClient(conc)
 	defer client.CloseIdleConnections()
 	post := func(session string, body []byte) (*http.Response, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("MCP-Protocol-Version", "2025-06-18")
-		if session != "" {
-			req.Header.Set("Mcp-Session-Id", session)
-		}
-		return client.Do(req)
+		return mcpPost(ctx, client, endpoint, session, body)
 	}
 	sessions := make([]string, conc)
 	for i := range sessions {
-		resp, err := post("", []byte(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"naftiko-bench","version":"1"}}}`))
+		resp, err := post("", []byte(mcpInitialize))
 		if err != nil {
 			return result{}, err
 		}
@@ -151,7 +144,7 @@ func driveMCPRaw(ctx context.Context, endpoint, tool string, args map[string]any
 		if resp.StatusCode != http.StatusOK || sessions[i] == "" {
 			return result{}, fmt.Errorf("initialize: HTTP %d, session %q", resp.StatusCode, sessions[i])
 		}
-		resp, err = post(sessions[i], []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
+		resp, err = post(sessions[i], []byte(mcpInitialized))
 		if err != nil {
 			return result{}, err
 		}
@@ -176,6 +169,28 @@ func driveMCPRaw(ctx context.Context, endpoint, tool string, args map[string]any
 			return n, ok
 		}
 	}), nil
+}
+
+// The messages that open an MCP session.
+const (
+	mcpInitialize  = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"naftiko-bench","version":"1"}}}`
+	mcpInitialized = `{"jsonrpc":"2.0","method":"notifications/initialized"}`
+)
+
+// mcpPost posts one JSON-RPC message to a streamable HTTP MCP endpoint,
+// in session when one is given.
+func mcpPost(ctx context.Context, client *http.Client, endpoint, session string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2025-06-18")
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+	}
+	return client.Do(req)
 }
 
 // prefixWriter discards everything but the first cap(*keep) bytes.

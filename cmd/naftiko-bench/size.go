@@ -266,14 +266,7 @@ func timeToolsList(ctx context.Context, endpoint string) (time.Duration, error) 
 	defer client.CloseIdleConnections()
 	session := ""
 	post := func(body string) ([]byte, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("MCP-Protocol-Version", "2025-06-18")
-		if session != "" {
-			req.Header.Set("Mcp-Session-Id", session)
-		}
-		resp, err := client.Do(req)
+		resp, err := mcpPost(ctx, client, endpoint, session, []byte(body))
 		if err != nil {
 			return nil, err
 		}
@@ -287,10 +280,10 @@ func timeToolsList(ctx context.Context, endpoint string) (time.Duration, error) 
 		}
 		return b, err
 	}
-	if _, err := post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"naftiko-bench","version":"1"}}}`); err != nil {
+	if _, err := post(mcpInitialize); err != nil {
 		return 0, fmt.Errorf("initialize: %w", err)
 	}
-	if _, err := post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`); err != nil {
+	if _, err := post(mcpInitialized); err != nil {
 		return 0, err
 	}
 	var times []time.Duration
