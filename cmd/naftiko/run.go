@@ -149,8 +149,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitUsage
 	}
 	// Validation (whose schema takes tens of milliseconds to compile) runs
-	// beside compilation; nothing listens before both are done, and
-	// validation's verdict comes first.
+	// beside compilation and mounting; nothing listens before all are done,
+	// and validation's verdict comes first.
 	validated := make(chan validation, 1)
 	go func() { validated <- validate(docs, parsed) }()
 

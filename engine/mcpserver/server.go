@@ -167,23 +167,37 @@ func New(s *engine.MCPSurface, logger *slog.Logger, opts ...Option) *Server {
 }
 
 // addTools registers tools with the SDK. AddTool checks each input schema
-// by encoding and decoding it twice, about 35 µs a tool, before it takes
-// the server's lock: a block of 10,000 tools registers on every core.
+// by encoding and decoding it twice, tens of µs a tool, before it takes the
+// server's lock: a block of 10,000 tools registers on every core. A panic
+// of AddTool (a schema it refuses) is raised again on the caller's
+// goroutine, as a sequential loop would have it.
 func addTools(srv *mcp.Server, tools map[string]*tool) {
 	all := make([]*tool, 0, len(tools))
 	for _, tl := range tools {
 		all = append(all, tl)
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(all)/256+1)
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		panicked any
+	)
 	for w := range workers {
 		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					once.Do(func() { panicked = r })
+				}
+			}()
 			for i := w; i < len(all); i += workers {
 				srv.AddTool(all[i].def, all[i].handle)
 			}
 		})
 	}
 	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 }
 
 // MCP returns the underlying go-sdk server (for in-process transports).
