@@ -98,6 +98,9 @@ func orchestrate(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if cfg.rounds < 1 || cfg.concurrency < 1 {
+		return fmt.Errorf("-rounds and -c must be at least 1 (medians of nothing are no figures)")
+	}
 	if cfg.naftiko == "" {
 		dir, err := os.MkdirTemp("", "naftiko-bench")
 		if err != nil {

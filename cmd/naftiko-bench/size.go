@@ -140,16 +140,15 @@ func measureSize(ctx context.Context, cfg config, rep *report, upstream string) 
 		return err
 	}
 	defer os.RemoveAll(dir)
+	path := func(n int) string { return filepath.Join(dir, fmt.Sprintf("size-%d.yaml", n)) }
 	results := make([]*sizeResult, len(sizes))
 	for i, n := range sizes {
 		data := sizeCapability(n)
-		path := filepath.Join(dir, fmt.Sprintf("size-%d.yaml", n))
-		if err := os.WriteFile(path, data, 0o644); err != nil {
+		if err := os.WriteFile(path(n), data, 0o644); err != nil {
 			return err
 		}
 		results[i] = &sizeResult{ops: n, fileBytes: len(data)}
 	}
-	path := func(n int) string { return filepath.Join(dir, fmt.Sprintf("size-%d.yaml", n)) }
 
 	// Validate: wall time and peak RSS, median of 3.
 	for _, r := range results {
