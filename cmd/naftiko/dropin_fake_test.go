@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -157,20 +158,43 @@ func (f *fakeUpstream) match(ns, method, rest string) string {
 		score := 0
 		ok := true
 		for i, t := range tmpl {
-			if len(placeholders(t, true)) > 0 {
+			if phs := placeholders(t, true); len(phs) > 0 {
+				// A segment that mixes text and placeholders
+				// (`{base}...{head}`) matches only values with its text,
+				// and beats a bare placeholder.
+				if phs[0].start > 0 || phs[len(phs)-1].end < len(t) || len(phs) > 1 {
+					if !segmentPattern(t, phs).MatchString(segs[i]) {
+						ok = false
+						break
+					}
+					score++
+				}
 				continue
 			}
 			if t != segs[i] {
 				ok = false
 				break
 			}
-			score++
+			score += 2
 		}
 		if ok && (score > bestScore || (score == bestScore && key < best)) {
 			best, bestScore = key, score
 		}
 	}
 	return best
+}
+
+// segmentPattern is a path segment with placeholders as a pattern.
+func segmentPattern(t string, phs []placeholder) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("^")
+	at := 0
+	for _, p := range phs {
+		b.WriteString(regexp.QuoteMeta(t[at:p.start]) + "(.+?)")
+		at = p.end
+	}
+	b.WriteString(regexp.QuoteMeta(t[at:]) + "$")
+	return regexp.MustCompile(b.String())
 }
 
 func (f *fakeUpstream) token(w http.ResponseWriter, r *http.Request, body []byte) {

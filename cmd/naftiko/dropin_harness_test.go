@@ -795,13 +795,13 @@ func (x *fileRun) exerciseMCP(ex *spec.Exposes, endpoint string, session *mcp.Cl
 	if init := session.InitializeResult(); init == nil || init.ServerInfo == nil || init.ServerInfo.Name != ex.Namespace {
 		x.res.fail("MCP %s: server name is not the namespace", ex.Namespace)
 	}
-	list, err := session.ListTools(ctx, nil)
-	if err != nil {
-		x.res.fail("MCP %s: tools/list: %v", ex.Namespace, err)
-		return
-	}
+	// Every page: a large capability's tools do not fit in one.
 	advertised := map[string]*mcp.Tool{}
-	for _, t := range list.Tools {
+	for t, err := range session.Tools(ctx, nil) {
+		if err != nil {
+			x.res.fail("MCP %s: tools/list: %v", ex.Namespace, err)
+			return
+		}
 		advertised[t.Name] = t
 	}
 	for ti := range ex.Tools {

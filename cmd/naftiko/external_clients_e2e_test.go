@@ -36,10 +36,17 @@ const (
 	conformanceTimeout = 100 * time.Second
 )
 
-var (
-	nodeModulesOnce sync.Once
-	nodeModulesErr  error
-)
+// installed remembers, per folder, the outcome of making its node_modules
+// match its lock file, so `npm ci` runs at most once per test binary.
+var installed struct {
+	sync.Mutex
+	done map[string]*installOnce
+}
+
+type installOnce struct {
+	once sync.Once
+	err  error
+}
 
 // mcpClientsDir is testdata/mcp-clients: package.json, its lock file, the
 // client script and the conformance baseline.
@@ -49,18 +56,34 @@ func mcpClientsDir(t testing.TB) string {
 }
 
 // ensureNodeModules makes testdata/mcp-clients/node_modules hold exactly what
-// package-lock.json pins, running `npm ci` there at most once per test
-// binary when it is missing or stale. A machine without Node.js or npm fails
-// the test with a message saying what to install: these checks never skip.
+// package-lock.json pins. A machine without Node.js or npm fails the test
+// with a message saying what to install: these checks never skip.
 func ensureNodeModules(t *testing.T) string {
 	t.Helper()
-	dir := mcpClientsDir(t)
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node is not on PATH: the external MCP client tests run the official TypeScript SDK and the MCP conformance suite; install Node.js >= 20 with npm (Debian: apt-get install nodejs npm)")
 	}
-	nodeModulesOnce.Do(func() { nodeModulesErr = installNodeModules(dir) })
-	if nodeModulesErr != nil {
-		t.Fatal(nodeModulesErr)
+	return ensurePackages(t, mcpClientsDir(t))
+}
+
+// ensurePackages makes dir/node_modules hold exactly what dir's
+// package-lock.json pins, running `npm ci` there at most once per test
+// binary when it is missing or stale.
+func ensurePackages(t *testing.T, dir string) string {
+	t.Helper()
+	installed.Lock()
+	if installed.done == nil {
+		installed.done = map[string]*installOnce{}
+	}
+	o := installed.done[dir]
+	if o == nil {
+		o = &installOnce{}
+		installed.done[dir] = o
+	}
+	installed.Unlock()
+	o.once.Do(func() { o.err = installNodeModules(dir) })
+	if o.err != nil {
+		t.Fatal(o.err)
 	}
 	return dir
 }
@@ -72,7 +95,7 @@ func installNodeModules(dir string) error {
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
-		return fmt.Errorf("%s/node_modules needs installing (%s) but npm is not on PATH: install Node.js >= 20 with npm (Debian: apt-get install nodejs npm), or run `npm ci --prefix testdata/mcp-clients` yourself", dir, stale)
+		return fmt.Errorf("%s/node_modules needs installing (%s) but npm is not on PATH: install Node.js >= 20 with npm (Debian: apt-get install nodejs npm), or run `npm ci --prefix %s` yourself", dir, stale, dir)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), npmCITimeout)
 	defer cancel()

@@ -16,6 +16,8 @@ const usage = `naftiko serves Naftiko capability files (spec 1.0.0-alpha2).
 Usage:
   naftiko run [flags] PATH...        serve capabilities over REST and MCP
   naftiko validate [flags] PATH...   check capability files
+  naftiko import openapi [flags] SPEC
+                                     write a capability from an OpenAPI description
   naftiko sandbox [--listen ADDR]    run the built-in FHIR R4 sandbox alone
   naftiko version                    print the version
 
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runServe(ctx, args[1:], stdin, stdout, stderr)
 	case "sandbox":
 		return runSandbox(ctx, args[1:], stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "naftiko %s (spec 1.0.0-alpha2)\n", version)
 		return exitOK
