@@ -52,6 +52,18 @@ type Input struct {
 	routeVar int // a path input's position among the route's variables
 }
 
+// Pattern is the regular expression a string value must match; "" for none.
+func (in Input) Pattern() string {
+	if in.pattern == nil {
+		return ""
+	}
+	return in.pattern.String()
+}
+
+// Passthrough reports that the action answers with the upstream's body as
+// it is, rather than a value it builds.
+func (a *Action) Passthrough() bool { return a.Output.Kind == output.Passthrough && a.steps == nil }
+
 // Outcome is the answer of an action. Exactly one of Body (a stream to pass
 // through, which the receiver must close) and Value (a built JSON value) is
 // meaningful, as HasValue says.

@@ -30,6 +30,9 @@ type Route struct {
 	Method   string   // "*" for a forward
 	Action   *Action
 	Forward  *Forward
+	// Description is the operation's, else its resource's, for clients
+	// (the REST surface's OpenAPI description).
+	Description string
 }
 
 // Forward proxies a resource to a consumes namespace.
@@ -157,7 +160,8 @@ func (c *compiler) compileRest(ex *spec.Exposes) (*RestSurface, error) {
 			if err != nil {
 				return nil, err
 			}
-			s.Routes = append(s.Routes, &Route{Path: path, Segments: segs, Vars: vars, Method: method, Action: a})
+			s.Routes = append(s.Routes, &Route{Path: path, Segments: segs, Vars: vars, Method: method, Action: a,
+				Description: cmp.Or(op.Description, op.Label, res.Description)})
 		}
 		if res.Forward != nil {
 			cl := c.clients[res.Forward.TargetNamespace]

@@ -18,6 +18,8 @@ Usage:
   naftiko validate [flags] PATH...   check capability files
   naftiko import openapi [flags] SPEC
                                      write a capability from an OpenAPI description
+  naftiko export openapi [flags] FILE
+                                     describe a capability's REST surface as OpenAPI 3.1
   naftiko sandbox [--listen ADDR]    run the built-in FHIR R4 sandbox alone
   naftiko version                    print the version
 
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runSandbox(ctx, args[1:], stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr)
+	case "export":
+		return runExport(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "naftiko %s (spec 1.0.0-alpha2)\n", version)
 		return exitOK

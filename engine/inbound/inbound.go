@@ -23,6 +23,7 @@
 package inbound
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -154,6 +155,36 @@ func (c *Config) Type() string {
 		return ""
 	}
 	return c.typ
+}
+
+// Scheme is what a client sends to pass the block's authentication, for
+// describing it (an OpenAPI security scheme); never a secret.
+type Scheme struct {
+	// Type is bearer, apikey, basic, digest or oauth2.
+	Type string
+	// KeyName and KeyIn are an apikey's header or query parameter.
+	KeyName, KeyIn string
+	// AuthorizationServer issues oauth2's access tokens.
+	AuthorizationServer string
+}
+
+// Scheme describes the block's authentication; the zero Scheme for none.
+func (c *Config) Scheme() Scheme {
+	if c == nil {
+		return Scheme{}
+	}
+	s := Scheme{Type: c.typ, AuthorizationServer: c.a.AuthorizationServerURI}
+	if c.typ == "apikey" {
+		s.KeyName = cmp.Or(c.a.Key, c.a.Name)
+		if s.KeyName == "" && len(c.a.Headers) == 1 {
+			s.KeyName = c.a.Headers[0].Key
+		}
+		s.KeyIn = strings.ToLower(cmp.Or(c.a.Placement, c.a.In, "header"))
+		if s.KeyIn == "header" {
+			s.KeyName = http.CanonicalHeaderKey(s.KeyName)
+		}
+	}
+	return s
 }
 
 // Provision resolves an exposes block's authentication once at start-up.

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/naftiko/naftiko/engine/continuation"
 	"github.com/naftiko/naftiko/engine/fault"
 	"github.com/naftiko/naftiko/engine/links"
+	"github.com/naftiko/naftiko/engine/openapi"
 	"github.com/naftiko/naftiko/engine/redact"
 	"github.com/naftiko/naftiko/engine/template"
 )
@@ -47,9 +49,15 @@ type Handler struct {
 	redact  func(string) string
 	secrets *redact.Set // masked out of every header and body passed on
 
-	mount      string               // where the handler is mounted (follow URLs lead back here)
-	sealer     *continuation.Sealer // nil: links are not rewritten
-	namespaces []namespace
+	mount   string // where the handler is mounted (follow URLs lead back here)
+	surface *engine.RestSurface
+	// described is the surface's OpenAPI description, served at
+	// openapi.Path: built at the first request for it (a large surface's
+	// start-up does not pay for it) and kept, as the plan never changes.
+	describeOnce sync.Once
+	described    []byte
+	sealer       *continuation.Sealer // nil: links are not rewritten
+	namespaces   []namespace
 }
 
 // New builds the handler of a compiled REST surface.
@@ -63,6 +71,7 @@ func New(s *engine.RestSurface, logger *slog.Logger, opts ...Option) *Handler {
 	for _, o := range opts {
 		o(h)
 	}
+	h.surface = s
 	return h
 }
 
@@ -145,6 +154,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	matched := h.match(r.URL.EscapedPath())
+	if len(matched) == 0 && r.URL.Path == openapi.Path {
+		// A route of the file's own at /openapi.json wins: the description
+		// never hides what the capability serves.
+		h.describe(w, r)
+		return
+	}
 	if len(matched) == 0 {
 		h.problem(w, r, fault.New(fault.NotFound, "no route matches %s", r.URL.Path))
 		return
@@ -185,6 +200,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.respond(w, r, route, out)
+}
+
+// describe serves the surface's OpenAPI description.
+func (h *Handler) describe(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.problem(w, r, fault.New(fault.MethodNotAllowed, "%s is not served on %s; allowed: GET, HEAD", r.Method, r.URL.Path))
+		return
+	}
+	h.describeOnce.Do(func() {
+		// The server is the mount, relative, so the description holds
+		// behind any host name or proxy that keeps the path.
+		b, err := openapi.JSON(h.surface, openapi.Options{Server: h.mount + "/"})
+		if err != nil {
+			h.logger.Error("cannot describe the REST surface as OpenAPI", "namespace", h.surface.Namespace, "err", err)
+			return
+		}
+		h.described = b
+	})
+	if h.described == nil {
+		h.problem(w, r, fault.New(fault.Internal, "the description of this surface could not be built"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(h.described)))
+	if r.Method == http.MethodGet {
+		w.Write(h.described)
+	}
 }
 
 func allowed(matched []routeMatch) string {

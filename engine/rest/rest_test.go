@@ -237,3 +237,39 @@ func TestEchoedCredentialsAreMasked(t *testing.T) {
 		}
 	}
 }
+
+// The block describes itself at /openapi.json, unless the file serves a
+// route there: the description never hides what the capability serves.
+func TestOpenAPIDescriptionYieldsToTheFile(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"from":"upstream"}`)
+	})
+	resp, body := do(t, "GET", srv.URL+"/openapi.json", "")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(body, `"/things/{id}"`) {
+		t.Errorf("description: %d %s", resp.StatusCode, body)
+	}
+	if resp, body = do(t, "HEAD", srv.URL+"/openapi.json", ""); resp.StatusCode != 200 || body != "" {
+		t.Errorf("HEAD: %d %q", resp.StatusCode, body)
+	}
+
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"from":"upstream"}`)
+	}))
+	defer up.Close()
+	own := strings.Replace(restDoc, "    - path: /things/{id}\n      operations:", "    - path: /openapi.json\n      operations:\n      - {method: GET, call: up.get, with: {id: x}}\n    - path: /things/{id}\n      operations:", 1)
+	doc, diags := spec.Parse("rest.yaml", []byte(own))
+	if doc == nil || diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	c, err := engine.Compile(doc, engine.Options{Upstreams: map[string]string{"*": up.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(New(c.Rest[0], nil))
+	defer srv2.Close()
+	if resp, body = do(t, "GET", srv2.URL+"/openapi.json", ""); resp.StatusCode != 200 || body != `{"from":"upstream"}` {
+		t.Errorf("the file's own /openapi.json route: %d %s", resp.StatusCode, body)
+	}
+}
