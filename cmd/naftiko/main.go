@@ -16,6 +16,8 @@ const usage = `naftiko serves Naftiko capability files (spec 1.0.0-alpha2).
 Usage:
   naftiko run [flags] PATH...        serve capabilities over REST and MCP
   naftiko validate [flags] PATH...   check capability files
+  naftiko create capability --base-url URL [flags]
+                                     write a minimal, commented capability
   naftiko import openapi [flags] SPEC
                                      write a capability from an OpenAPI description
   naftiko export openapi [flags] FILE
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runImport(ctx, args[1:], stdout, stderr)
 	case "export":
 		return runExport(args[1:], stdout, stderr)
+	case "create":
+		return runCreate(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "naftiko %s (spec 1.0.0-alpha2)\n", version)
 		return exitOK
