@@ -12,7 +12,7 @@ import (
 
 // fuzzCorpusFiles are the real files FuzzParse starts from besides every
 // file of testdata/validate: the shapes the corpus holds (lists and keyed
-// maps, aggregates, steps, imports, every auth type, alpha1 and alpha3).
+// maps, aggregates, steps, imports, every auth type, alpha1, alpha3 and Ikanos).
 var fuzzCorpusFiles = []string{
 	"capabilities/provider-access-patient.yaml",
 	"capabilities/patient-access-patient.yaml",
@@ -23,6 +23,8 @@ var fuzzCorpusFiles = []string{
 	"corpus/reference-engine/framework__src__main__resources__tutorial__step-11-shipyard-fleet-manifest.yml",
 	"corpus/reference-engine/framework__src__main__resources__tutorial__shared__registry-consumes.yaml",
 	"corpus/reference-engine/framework__src__test__resources__formats__xml-capability.yaml",
+	"corpus/reference-engine/ikanos@HEAD__modules__ikanos-docs__tutorial__step-11-shipyard-fleet-manifest.yml",
+	"corpus/reference-engine/ikanos@HEAD__modules__ikanos-docs__tutorial__step-9-shipyard-aggregates.yml",
 }
 
 // FuzzParse reads arbitrary bytes as a capability and validates them.

@@ -83,14 +83,17 @@ func Parse(path string, data []byte) (*Document, Diagnostics) {
 		return nil, Diagnostics{{File: path, Line: max(root.Line, 1), Col: 1, Severity: Error, Rule: "document-shape",
 			Message: "a capability must be a YAML mapping with a top-level `naftiko:` key"}}
 	}
-	if key := foreignFormat(&root); key != "" {
-		v, k := NodeAt(&root, "/"+key)
-		p := posOf(k)
-		return nil, Diagnostics{{File: path, Line: p.Line, Col: p.Col, Severity: Error, Rule: "spec-version",
-			Message: fmt.Sprintf("this is an %s %s document (the format Naftiko was later renamed to, with keyed maps instead of lists); naftiko reads naftiko 1.0.0-alpha1..alpha3 documents", key, v.Value)}}
+	var (
+		diags  Diagnostics
+		ikanos string
+	)
+	if key := foreignFormat(&root); key == "ikanos" {
+		if ikanos, diags = readIkanos(path, &root); diags.HasErrors() {
+			return nil, diags
+		}
 	}
-	doc := &Document{Path: path, Root: &root}
-	diags := readEnumAliases(path, &root)
+	doc := &Document{Path: path, Root: &root, Ikanos: ikanos}
+	diags = append(diags, readEnumAliases(path, &root)...)
 	if err := root.Decode(doc); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {

@@ -216,8 +216,8 @@ var Rules = []Rule{
 	{"yaml-syntax", Error, "the file is not valid YAML", "error: there is no document to read"},
 	{"document-shape", Error, "the document is not a mapping with a top-level `naftiko:` key", "error: not a capability"},
 	{"document-size", Error, "the file is larger than 32 MiB, or its YAML aliases expand it to more than 4,000,000 nodes", "error: refusing is the protection (alias bombs, memory)"},
-	{"spec-version", Error, "unknown `naftiko:` version (or an `ikanos:` document)", "error: another format (`ikanos:`) or an unknown version; guessing could run it wrongly"},
-	{"spec-version-compat", Warning, "`naftiko: 1.0.0-alpha1` or `1.0.0-alpha3`: read with the alpha2 rules", ""},
+	{"spec-version", Error, "unknown `naftiko:` or `ikanos:` version", "error: an unknown version; guessing could run it wrongly"},
+	{"spec-version-compat", Warning, "`naftiko: 1.0.0-alpha1` or `1.0.0-alpha3`, or `ikanos: 1.0.0-beta1`..`beta5` (keyed maps read as named lists): read with the alpha2 rules", ""},
 
 	// Schema: errors.
 	{"unknown-key", Error, "a key the schema does not know (with a did-you-mean when close to a known one)", "error: a key naftiko does not know may carry meaning it would drop (a misspelt `inputParameters` runs a tool without its inputs); the common real deviations have warnings of their own"},

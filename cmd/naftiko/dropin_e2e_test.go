@@ -182,9 +182,9 @@ func dropinReport(results []*dropinResult, summary string) string {
 }
 
 // The reference engine's own fixtures and tutorial files, in their original
-// folder layout (tutorials import ./shared/*.yaml): alpha2 and alpha3 run,
-// with steps, lookups, mappings, aggregates, forward, mock outputs and raw
-// formats; the later renamed format is refused.
+// folder layout (tutorials import ./shared/*.yaml): alpha2, alpha3 and the
+// later renamed format (ikanos 1.0.0-beta5, keyed maps) run, with steps,
+// lookups, mappings, aggregates, forward, mock outputs and raw formats.
 func TestDropInReferenceFixtures(t *testing.T) {
 	layout := manifestLayout(t)
 	var files []string
@@ -209,10 +209,6 @@ func TestDropInReferenceFixtures(t *testing.T) {
 		r.file = byPath[files[i]]
 		want, listed := referenceCannotRun[strings.TrimPrefix(strings.TrimPrefix(r.file, "framework@HEAD__"), "framework__")]
 		switch {
-		case strings.HasPrefix(r.file, "ikanos@"):
-			if !strings.Contains(r.verdict, "spec-version") {
-				t.Errorf("%s: %s, want refused (spec-version)", r.file, r.verdict)
-			}
 		case listed:
 			if !strings.Contains(r.verdict, want) {
 				t.Errorf("%s: %s, want %s", r.file, r.verdict, want)
@@ -223,6 +219,37 @@ func TestDropInReferenceFixtures(t *testing.T) {
 		if !r.ok && r.verdict != "FAIL" {
 			t.Errorf("%s (%s):\n  %s", r.file, r.verdict, strings.Join(r.reasons, "\n  "))
 		}
+	}
+	// Each Ikanos tutorial file is an alpha3 one rewritten: both serve the
+	// same routes and tools, and the same upstream requests check out.
+	twins := map[string]*dropinResult{}
+	for _, r := range results {
+		if name, ok := strings.CutPrefix(r.file, "framework@HEAD__src__main__resources__"); ok {
+			twins[name] = r
+		}
+	}
+	ikanos := 0
+	for _, r := range results {
+		name, ok := strings.CutPrefix(r.file, "ikanos@HEAD__modules__ikanos-docs__")
+		if !ok {
+			continue
+		}
+		ikanos++
+		a := twins[name]
+		if a == nil {
+			t.Errorf("%s: no alpha3 twin", r.file)
+			continue
+		}
+		if r.verdict != a.verdict || r.routes != a.routes || r.tools != a.tools || r.checked != a.checked {
+			t.Errorf("%s: %s, %d routes, %d tools, %d requests; its alpha3 twin: %s, %d, %d, %d", r.file, r.verdict, r.routes, r.tools, r.checked,
+				a.verdict, a.routes, a.tools, a.checked)
+		}
+		if r.version != "ikanos 1.0.0-beta5" {
+			t.Errorf("%s: read as %q", r.file, r.version)
+		}
+	}
+	if ikanos != 17 {
+		t.Errorf("%d Ikanos files, want 17", ikanos)
 	}
 	summary := summarizeDropIn(results)
 	t.Logf("reference fixtures: %s (%s)", summary, time.Since(start).Round(time.Second))

@@ -229,6 +229,9 @@ func exerciseFile(path, group string, v validateVerdict) *dropinResult {
 			consumes: map[string]*spec.Consumes{}, ops: map[string]consumedOp{}, funcs: map[string]aggFunc{}}
 	}
 	res.version = m.doc.Naftiko
+	if m.doc.Ikanos != "" {
+		res.version = "ikanos " + m.doc.Ikanos
+	}
 	for file, kv := range m.bindFiles {
 		if err := writeBindFile(file, kv); err != nil {
 			res.verdict = "FAIL"

@@ -22,6 +22,7 @@ Usage:
                                      write a capability from an OpenAPI description
   naftiko export openapi [flags] FILE
                                      describe a capability's REST surface as OpenAPI 3.1
+  naftiko migrate --to VERSION FILE  rewrite a file in another spec version (alpha2, ikanos beta5)
   naftiko sandbox [--listen ADDR]    run the built-in FHIR R4 sandbox alone
   naftiko version                    print the version
 
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runExport(args[1:], stdout, stderr)
 	case "create":
 		return runCreate(args[1:], stdout, stderr)
+	case "migrate":
+		return runMigrate(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "naftiko %s (spec 1.0.0-alpha2)\n", version)
 		return exitOK

@@ -1,0 +1,73 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+)
+
+const ikanosDoc = `ikanos: "1.0.0-beta5"
+info:
+  display: Ships
+  description: Ships.
+capability:
+  consumes:
+    - namespace: registry
+      type: http
+      baseUri: https://registry.example.com
+      resources:
+        ships:
+          path: /ships/{{imo}}
+          operations:
+            get-ship:
+              method: FETCH
+  exposes:
+    - type: mcp
+      namespace: tools
+      port: 3001
+      tools:
+        get-ship:
+          description: A ship
+          call: registry.get-ship
+          with:
+            display: tools.imo
+`
+
+// An Ikanos document is read into the alpha2 model, and what is wrong in
+// it is reported at its own line: the rewriting keeps positions.
+func TestIkanosIsReadWithItsPositions(t *testing.T) {
+	doc, diags := Parse("ships.yaml", []byte(ikanosDoc))
+	if doc == nil {
+		t.Fatal(diags)
+	}
+	if doc.Ikanos != "1.0.0-beta5" || doc.Info.Label != "Ships" {
+		t.Errorf("ikanos %q, label %q", doc.Ikanos, doc.Info.Label)
+	}
+	op := doc.Capability.Consumes[0].Resources[0]
+	if op.Name != "ships" || op.Operations[0].Name != "get-ship" || doc.Capability.Exposes[0].Tools[0].Name != "get-ship" {
+		t.Errorf("keyed maps not read as named lists: %+v", op)
+	}
+	// User data keeps its keys: a `with` key named display is not renamed.
+	if w := doc.Capability.Exposes[0].Tools[0].With; len(w) != 1 || w[0].Key != "display" {
+		t.Errorf("with: %+v", w)
+	}
+	v, err := NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := v.ValidateParsed(doc, diags)
+	found := false
+	for _, d := range all {
+		if d.Severity == Error && strings.Contains(d.Message, "FETCH") {
+			found = d.Line == 15
+			if !found {
+				t.Errorf("the bad method is reported at line %d, want 15: %s", d.Line, d)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no error for method FETCH: %v", all)
+	}
+	if _, diags := Parse("old.yaml", []byte("ikanos: 0.9\ninfo: {display: x}\n")); !diags.HasErrors() || diags[0].Rule != "spec-version" {
+		t.Errorf("an unknown ikanos version: %v", diags)
+	}
+}
