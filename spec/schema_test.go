@@ -106,7 +106,7 @@ func TestSchemaAgreesWithOfficialOnCorpus(t *testing.T) {
 		}
 		doc, _ := Parse(path, data)
 		if doc == nil {
-			continue // not YAML we read (Ikanos documents)
+			continue // not YAML we read
 		}
 		inst := ToJSONValue(doc.Root)
 		want := official.Validate(inst) == nil
@@ -118,7 +118,10 @@ func TestSchemaAgreesWithOfficialOnCorpus(t *testing.T) {
 		if want != got {
 			t.Errorf("%s: official schema says valid=%v, naftiko's says valid=%v", filepath.Base(path), want, got)
 		}
-		if tsv, ok := verdicts[filepath.Base(path)]; ok && tsv[1] != "" {
+		// The verdicts are of files as written; an Ikanos file is checked
+		// as naftiko reads it, rewritten (which the official alpha2 schema
+		// then accepts or refuses as naftiko's does, above).
+		if tsv, ok := verdicts[filepath.Base(path)]; ok && tsv[1] != "" && doc.Ikanos == "" {
 			if (tsv[1] == "PASS") != want {
 				t.Errorf("%s: verdicts.tsv says %s, the official schema here says valid=%v", filepath.Base(path), tsv[1], want)
 			}
