@@ -81,8 +81,9 @@ type Capability struct {
 	// Control is the file's control block, if any: health, readiness,
 	// metrics and status on a port of its own.
 	Control *ControlSurface
-	// Unserved names exposes blocks of other types (skill), which naftiko
-	// does not serve.
+	// Skills are the file's skill blocks: catalogues of agent skills.
+	Skills []*SkillSurface
+	// Unserved names exposes blocks of types naftiko does not serve.
 	Unserved []string
 	// Upstreams are the consumes namespaces, by name: where links in
 	// answers may point, and what follow URLs fetch from.
@@ -179,6 +180,12 @@ func Compile(doc *spec.Document, opts Options) (*Capability, error) {
 			cs := compileControl(ex)
 			cs.Capability, cs.Auth, cs.Address = c.cap, auth, c.address(ControlNamespace, ex.Address, ex.Port)
 			c.cap.Control = cs
+		case "skill":
+			s, err := c.compileSkill(ex)
+			if err != nil {
+				return nil, err
+			}
+			c.cap.Skills = append(c.cap.Skills, s)
 		default:
 			c.cap.Unserved = append(c.cap.Unserved, describeBlock(ex))
 		}

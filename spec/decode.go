@@ -273,3 +273,21 @@ func (it *OutputItems) UnmarshalYAML(n *yaml.Node) error {
 	it.Single = new(OutputParam)
 	return n.Decode(it.Single)
 }
+
+// UnmarshalYAML decodes the mapping and records positions.
+func (x *Skill) UnmarshalYAML(n *yaml.Node) error {
+	type raw Skill
+	return decodeRecording(n, (*raw)(x), &x.Src)
+}
+
+// UnmarshalYAML decodes the mapping and records positions.
+func (x *SkillTool) UnmarshalYAML(n *yaml.Node) error {
+	type raw SkillTool
+	return decodeRecording(n, (*raw)(x), &x.Src)
+}
+
+// UnmarshalYAML decodes the mapping and records positions.
+func (x *SkillSource) UnmarshalYAML(n *yaml.Node) error {
+	type raw SkillSource
+	return decodeRecording(n, (*raw)(x), &x.Src)
+}

@@ -30,6 +30,14 @@ func importPath(docPath, location string) (path string, remote bool) {
 	return loc, false
 }
 
+// LocalPath is the file path a `file://` location (or a plain path) names,
+// relative ones resolved against the folder of the document at docPath;
+// ok is false for a location of another scheme.
+func LocalPath(docPath, location string) (path string, ok bool) {
+	p, remote := importPath(docPath, location)
+	return p, !remote
+}
+
 // ReadLocation reads a file a document names (an import's `location`, a
 // bind's `file://` location, a file found in a folder). Only a regular
 // file of at most MaxFileSize bytes is read: a location is whatever the

@@ -193,7 +193,7 @@ type Exposes struct {
 	MCPResources  []MCPResource     `yaml:"-"`
 	Tools         []Tool            `yaml:"tools"`
 	Prompts       []MCPPrompt       `yaml:"prompts"`
-	Skills        []yaml.Node       `yaml:"skills"`
+	Skills        []Skill           `yaml:"skills"`
 	// Management and Observability are read on a control block.
 	Management    *ControlManagement    `yaml:"management"`
 	Observability *ControlObservability `yaml:"observability"`
@@ -450,4 +450,40 @@ func (kv OrderedKV) Get(key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Skill is one agent skill a skill block catalogues: metadata an agent
+// reads to decide when to use it, the tools it groups (each an action of
+// another exposes block of the file, or an instruction), and optionally a
+// folder of files (`location`) it is distributed with.
+type Skill struct {
+	Src
+	Name                   string            `yaml:"name"`
+	Description            string            `yaml:"description"`
+	License                string            `yaml:"license"`
+	Compatibility          string            `yaml:"compatibility"`
+	Metadata               map[string]string `yaml:"metadata"`
+	AllowedTools           string            `yaml:"allowed-tools"`
+	ArgumentHint           string            `yaml:"argument-hint"`
+	UserInvocable          *bool             `yaml:"user-invocable"`
+	DisableModelInvocation *bool             `yaml:"disable-model-invocation"`
+	Location               string            `yaml:"location"`
+	Tools                  []SkillTool       `yaml:"tools"`
+}
+
+// SkillTool is one tool of a skill: derived from an exposed tool or
+// operation (`from`), or an instruction to the agent.
+type SkillTool struct {
+	Src
+	Name        string       `yaml:"name"`
+	Description string       `yaml:"description"`
+	From        *SkillSource `yaml:"from"`
+	Instruction string       `yaml:"instruction"`
+}
+
+// SkillSource names the exposed tool or REST operation a skill tool is.
+type SkillSource struct {
+	Src
+	SourceNamespace string `yaml:"sourceNamespace"`
+	Action          string `yaml:"action"`
 }

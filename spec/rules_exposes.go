@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -157,38 +158,25 @@ func (c *checker) checkPrompts(e *Exposes) {
 
 func (c *checker) checkSkills(e *Exposes) {
 	for si := range e.Skills {
-		n := &e.Skills[si]
-		var skill struct {
-			Tools []struct {
-				Name string `yaml:"name"`
-				From *struct {
-					SourceNamespace string `yaml:"sourceNamespace"`
-					Action          string `yaml:"action"`
-				} `yaml:"from"`
-			} `yaml:"tools"`
-		}
-		if n.Decode(&skill) != nil {
-			continue
-		}
-		at := func(i int, key string) Pos {
-			v, _ := NodeAt(n, fmt.Sprintf("/tools/%d/from/%s", i, key))
-			return posOf(v)
-		}
-		for i, t := range skill.Tools {
+		skill := &e.Skills[si]
+		for i := range skill.Tools {
+			t := &skill.Tools[i]
 			if t.From == nil || t.From.SourceNamespace == "" {
 				continue
 			}
 			src := c.exposesNS[t.From.SourceNamespace]
-			if src == nil {
+			if src == nil || (src.Type != "rest" && src.Type != "mcp") {
 				var names []string
-				for ns := range c.exposesNS {
-					names = append(names, ns)
+				for ns, ex := range c.exposesNS {
+					if ex.Type == "rest" || ex.Type == "mcp" {
+						names = append(names, ns)
+					}
 				}
-				msg := fmt.Sprintf("skill tool `%s` takes its action from `%s`, which is no exposes namespace of this file", t.Name, t.From.SourceNamespace)
+				msg := fmt.Sprintf("skill tool `%s` takes its action from `%s`, which is no REST or MCP exposes namespace of this file", t.Name, t.From.SourceNamespace)
 				if s := suggest(t.From.SourceNamespace, names); s != "" {
 					msg += fmt.Sprintf(" (did you mean `%s`?)", s)
 				}
-				c.add(at(i, "sourceNamespace"), Error, "skill-source-unknown", "%s", msg)
+				c.add(t.From.At("sourceNamespace"), Error, "skill-source-unknown", "%s", msg)
 				continue
 			}
 			var actions []string
@@ -205,8 +193,40 @@ func (c *checker) checkSkills(e *Exposes) {
 				if s := suggest(t.From.Action, actions); s != "" {
 					msg += fmt.Sprintf(" (did you mean `%s`?)", s)
 				}
-				c.add(at(i, "action"), Error, "skill-source-unknown", "%s", msg)
+				c.add(t.From.At("action"), Error, "skill-source-unknown", "%s", msg)
 			}
+		}
+		if skill.Location != "" {
+			c.checkSkillLocation(skill)
+		} else {
+			c.checkSkillInstructions(skill)
+		}
+	}
+}
+
+// checkSkillLocation holds a skill's instructions to files inside its
+// folder: `location` is what the skill block serves files from, and an
+// instruction names one of them.
+func (c *checker) checkSkillLocation(skill *Skill) {
+	for i := range skill.Tools {
+		t := &skill.Tools[i]
+		if t.Instruction == "" {
+			continue
+		}
+		clean := filepath.ToSlash(filepath.Clean(filepath.FromSlash(t.Instruction)))
+		if filepath.IsAbs(t.Instruction) || strings.HasPrefix(t.Instruction, "/") || clean == ".." || strings.HasPrefix(clean, "../") {
+			c.add(t.At("instruction"), Error, "skill-instruction-location",
+				"instruction `%s` of skill tool `%s` leaves the skill's folder: name a file inside %s", t.Instruction, t.Name, skill.Location)
+		}
+	}
+}
+
+// checkSkillInstructions refuses instructions of a skill without a folder.
+func (c *checker) checkSkillInstructions(skill *Skill) {
+	for i := range skill.Tools {
+		if t := &skill.Tools[i]; t.Instruction != "" {
+			c.add(t.At("instruction"), Error, "skill-instruction-location",
+				"skill tool `%s` is the instruction `%s`, but skill `%s` has no `location` folder to serve it from", t.Name, t.Instruction, skill.Name)
 		}
 	}
 }

@@ -293,6 +293,7 @@ var Rules = []Rule{
 	{"output-raw-format-unsupported", Error, "`outputRawFormat` naftiko cannot convert (avro, protobuf, html, markdown)", "error: naftiko cannot convert it; passing the bytes through would answer something else"},
 	{"forward-unknown-namespace", Error, "`forward.targetNamespace` is not a consumed namespace", "error: nowhere to forward"},
 	{"skill-source-unknown", Error, "skill tool `from` names no exposes namespace or action", "error: names nothing"},
+	{"skill-instruction-location", Error, "a skill tool's `instruction` without the skill's `location`, or a path that leaves it", "error: an instruction is a file of the skill's folder; nothing else can be served as one"},
 	{"import-unresolved", Error, "imported consumes file cannot be read", "error: the imported operations are unknown"},
 	{"import-unknown-namespace", Error, "imported consumes file has no such namespace", "error: the imported operations are unknown"},
 }

@@ -119,7 +119,7 @@ func summarizeDropIn(results []*dropinResult) string {
 	type count struct{ files, pass, refused, empty, fail int }
 	counts := map[key]*count{}
 	var keys []key
-	routes, tools, checked := 0, 0, 0
+	routes, tools, checked, skills := 0, 0, 0, 0
 	for _, r := range results {
 		k := key{r.group, r.version}
 		if counts[k] == nil {
@@ -141,6 +141,7 @@ func summarizeDropIn(results []*dropinResult) string {
 		routes += r.routes
 		tools += r.tools
 		checked += r.checked
+		skills += r.skills
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		if keys[i].group != keys[j].group {
@@ -163,8 +164,12 @@ func summarizeDropIn(results []*dropinResult) string {
 		}
 		parts = append(parts, s)
 	}
-	return fmt.Sprintf("%s; %d REST routes, %d MCP tools, %d upstream requests compared",
+	out := fmt.Sprintf("%s; %d REST routes, %d MCP tools, %d upstream requests compared",
 		strings.Join(parts, "; "), routes, tools, checked)
+	if skills > 0 {
+		out += fmt.Sprintf(", %d skills read from skill blocks", skills)
+	}
+	return out
 }
 
 func dropinReport(results []*dropinResult, summary string) string {
@@ -240,7 +245,7 @@ func TestDropInReferenceFixtures(t *testing.T) {
 			t.Errorf("%s: no alpha3 twin", r.file)
 			continue
 		}
-		if r.verdict != a.verdict || r.routes != a.routes || r.tools != a.tools || r.checked != a.checked {
+		if r.verdict != a.verdict || r.routes != a.routes || r.tools != a.tools || r.checked != a.checked || r.skills != a.skills {
 			t.Errorf("%s: %s, %d routes, %d tools, %d requests; its alpha3 twin: %s, %d, %d, %d", r.file, r.verdict, r.routes, r.tools, r.checked,
 				a.verdict, a.routes, a.tools, a.checked)
 		}
@@ -340,7 +345,7 @@ func TestDropInOneProcess(t *testing.T) {
 		for k, v := range m.env {
 			env[k] = v
 		}
-		rest, mcpHTTP, _ := httpSurfaces(m.doc)
+		rest, mcpHTTP, skillBlocks, _ := httpSurfaces(m.doc)
 		if len(rest)+len(mcpHTTP) == 0 {
 			skipped++
 			continue
@@ -348,7 +353,7 @@ func TestDropInOneProcess(t *testing.T) {
 		for ns := range m.consumes {
 			upstreams[ns] = true
 		}
-		for kind, blocks := range map[string][]*spec.Exposes{"rest": rest, "mcp": mcpHTTP} {
+		for kind, blocks := range map[string][]*spec.Exposes{"rest": rest, "mcp": mcpHTTP, "skill": skillBlocks} {
 			for i, ex := range blocks {
 				a := addr(kind, i)
 				if prev, ok := listens[ex.Namespace]; ok && prev != a {
@@ -410,7 +415,7 @@ func TestDropInOneProcess(t *testing.T) {
 	for _, m := range models {
 		name := strings.TrimSuffix(filepath.Base(m.path), filepath.Ext(m.path))
 		x := &fileRun{m: m, res: &dropinResult{ok: true}}
-		rest, mcpHTTP, _ := httpSurfaces(m.doc)
+		rest, mcpHTTP, _, _ := httpSurfaces(m.doc)
 		check := func(label string, iv invocation, values map[string]any, before int) {
 			if iv.Call == "" || m.ops[iv.Call].op == nil {
 				return
@@ -543,7 +548,7 @@ func TestDropInServerVariables(t *testing.T) {
 				vars = append(vars, serverVariableEnv[name]) // loadCapModel fails for a name not in the table
 			}
 		}
-		rest, mcpHTTP, _ := httpSurfaces(m.doc)
+		rest, mcpHTTP, _, _ := httpSurfaces(m.doc)
 		if len(vars) == 0 || len(rest)+len(mcpHTTP) == 0 {
 			continue
 		}

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -41,6 +42,7 @@ type dropinResult struct {
 	routes  int
 	tools   int
 	checked int // upstream requests compared
+	skills  int // skills read from skill blocks and compared
 	reasons []string
 }
 
@@ -192,13 +194,15 @@ func tail(s string, n int) string {
 }
 
 // httpSurfaces sorts a file's exposes blocks by how they are reached.
-func httpSurfaces(doc *spec.Document) (rest, mcpHTTP []*spec.Exposes, stdio bool) {
+func httpSurfaces(doc *spec.Document) (rest, mcpHTTP, skills []*spec.Exposes, stdio bool) {
 	if doc.Capability == nil {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	for i := range doc.Capability.Exposes {
 		ex := &doc.Capability.Exposes[i]
 		switch ex.Type {
+		case "skill":
+			skills = append(skills, ex)
 		case "rest":
 			rest = append(rest, ex)
 		case "mcp":
@@ -209,7 +213,7 @@ func httpSurfaces(doc *spec.Document) (rest, mcpHTTP []*spec.Exposes, stdio bool
 			}
 		}
 	}
-	return rest, mcpHTTP, stdio
+	return rest, mcpHTTP, skills, stdio
 }
 
 // exerciseFile runs one capability file and fills in its verdict.
@@ -239,7 +243,7 @@ func exerciseFile(path, group string, v validateVerdict) *dropinResult {
 			return res
 		}
 	}
-	rest, mcpHTTP, stdio := httpSurfaces(m.doc)
+	rest, mcpHTTP, skillBlocks, stdio := httpSurfaces(m.doc)
 	answers := m.buildAnswers()
 	fake := newFakeUpstream(m, answers)
 	defer fake.Close()
@@ -266,7 +270,7 @@ func exerciseFile(path, group string, v validateVerdict) *dropinResult {
 				ln.Close()
 			}
 		}()
-		for _, ex := range append(append([]*spec.Exposes(nil), rest...), mcpHTTP...) {
+		for _, ex := range slices.Concat(rest, mcpHTTP, skillBlocks) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				return err
@@ -363,7 +367,7 @@ func exerciseFile(path, group string, v validateVerdict) *dropinResult {
 				res.fail("start: %v", err)
 				return res
 			}
-			err = p.waitListening(len(rest)+len(mcpHTTP), 20*time.Second)
+			err = p.waitListening(len(rest)+len(mcpHTTP)+len(skillBlocks), 20*time.Second)
 			if err == nil {
 				x.proc = p
 				defer p.stop()
@@ -378,7 +382,7 @@ func exerciseFile(path, group string, v validateVerdict) *dropinResult {
 			return res
 		}
 	}
-	if err := x.proc.waitListening(len(rest)+len(mcpHTTP), 20*time.Second); err != nil {
+	if err := x.proc.waitListening(len(rest)+len(mcpHTTP)+len(skillBlocks), 20*time.Second); err != nil {
 		res.verdict = "FAIL"
 		res.fail("naftiko run did not start: %v", err)
 		return res
@@ -388,6 +392,9 @@ func exerciseFile(path, group string, v validateVerdict) *dropinResult {
 	}
 	for _, ex := range mcpHTTP {
 		x.exerciseMCP(ex, "http://"+addrs[ex.Namespace]+"/mcp", nil)
+	}
+	for _, ex := range skillBlocks {
+		x.exerciseSkills(ex, "http://"+addrs[ex.Namespace])
 	}
 	if session != nil {
 		for i := range m.doc.Capability.Exposes {
@@ -461,6 +468,81 @@ func (x *fileRun) credentials(ex *spec.Exposes) (name, value string) {
 		return "Authorization", req.Header.Get("Authorization")
 	}
 	return "", ""
+}
+
+// --- skills --------------------------------------------------------------------
+
+// exerciseSkills reads a skill block's catalogue and each skill, and checks
+// them against the file: every skill listed with its tools, each tool an
+// invocation of the block and action its `from` names (mode: that block's
+// type) or the instruction it names.
+func (x *fileRun) exerciseSkills(ex *spec.Exposes, base string) {
+	types := map[string]string{}
+	for _, other := range x.m.doc.Capability.Exposes {
+		types[other.Namespace] = other.Type
+	}
+	get := func(path string, v any) bool {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if name, value := x.credentials(ex); name != "" {
+			req.Header.Set(name, value)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			x.res.fail("skill %s GET %s: %v", ex.Namespace, path, err)
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, v) != nil {
+			x.res.fail("skill %s GET %s: %d %s", ex.Namespace, path, resp.StatusCode, tail(string(body), 200))
+			return false
+		}
+		return true
+	}
+	var list struct {
+		Count  int `json:"count"`
+		Skills []struct {
+			Name  string   `json:"name"`
+			Tools []string `json:"tools"`
+		} `json:"skills"`
+	}
+	if !get("/skills", &list) {
+		return
+	}
+	if list.Count != len(ex.Skills) || len(list.Skills) != len(ex.Skills) {
+		x.res.fail("skill %s: /skills lists %d, the file has %d", ex.Namespace, list.Count, len(ex.Skills))
+		return
+	}
+	for i := range ex.Skills {
+		sk := &ex.Skills[i]
+		var d struct {
+			Name  string `json:"name"`
+			Tools []struct {
+				Name, Type, Instruction string
+				InvocationRef           *struct{ TargetNamespace, Action, Mode string }
+			} `json:"tools"`
+		}
+		if !get("/skills/"+sk.Name, &d) {
+			continue
+		}
+		if d.Name != sk.Name || len(d.Tools) != len(sk.Tools) || list.Skills[i].Name != sk.Name {
+			x.res.fail("skill %s/%s: answered %q with %d tools, the file has %d", ex.Namespace, sk.Name, d.Name, len(d.Tools), len(sk.Tools))
+			continue
+		}
+		for j, t := range sk.Tools {
+			g := d.Tools[j]
+			switch {
+			case t.From != nil:
+				if g.Type != "derived" || g.InvocationRef == nil || g.InvocationRef.TargetNamespace != t.From.SourceNamespace ||
+					g.InvocationRef.Action != t.From.Action || g.InvocationRef.Mode != types[t.From.SourceNamespace] {
+					x.res.fail("skill %s/%s tool %s: %+v, want %s.%s (%s)", ex.Namespace, sk.Name, t.Name, g, t.From.SourceNamespace, t.From.Action, types[t.From.SourceNamespace])
+				}
+			case g.Type != "instruction" || g.Instruction != t.Instruction:
+				x.res.fail("skill %s/%s tool %s: %+v, want the instruction %s", ex.Namespace, sk.Name, t.Name, g, t.Instruction)
+			}
+		}
+		x.res.skills++
+	}
 }
 
 // --- REST ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -440,7 +441,7 @@ func TestDropInSpellings(t *testing.T) {
 // listens.
 func startDropInFile(t *testing.T, m *capModel, fake *fakeUpstream) (*runningNaftiko, map[string]string) {
 	t.Helper()
-	rest, mcpHTTP, _ := httpSurfaces(m.doc)
+	rest, mcpHTTP, skillBlocks, _ := httpSurfaces(m.doc)
 	for attempt := 0; ; attempt++ {
 		args := []string{"run", "--timeout", "10s", "--grace", "2s"}
 		for _, ns := range sortedKeysOf(m.consumes) {
@@ -448,7 +449,7 @@ func startDropInFile(t *testing.T, m *capModel, fake *fakeUpstream) (*runningNaf
 		}
 		addrs := map[string]string{}
 		var held []net.Listener
-		for _, ex := range append(append([]*spec.Exposes(nil), rest...), mcpHTTP...) {
+		for _, ex := range slices.Concat(rest, mcpHTTP, skillBlocks) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -464,7 +465,7 @@ func startDropInFile(t *testing.T, m *capModel, fake *fakeUpstream) (*runningNaf
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = p.waitListening(len(rest)+len(mcpHTTP), 20*time.Second)
+		err = p.waitListening(len(rest)+len(mcpHTTP)+len(skillBlocks), 20*time.Second)
 		if err == nil {
 			return p, addrs
 		}

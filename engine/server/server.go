@@ -32,6 +32,7 @@ import (
 	"github.com/naftiko/naftiko/engine/origin"
 	"github.com/naftiko/naftiko/engine/ratelimit"
 	"github.com/naftiko/naftiko/engine/rest"
+	"github.com/naftiko/naftiko/engine/skills"
 	"github.com/naftiko/naftiko/engine/telemetry"
 )
 
@@ -78,6 +79,7 @@ type block struct {
 	rest    *engine.RestSurface
 	mcp     *engine.MCPSurface
 	control *engine.ControlSurface
+	skill   *engine.SkillSurface
 }
 
 type mount struct {
@@ -193,6 +195,9 @@ func build(caps []*engine.Capability, opts Options, owner *Server, reuse map[str
 		if c.Control != nil {
 			place(c.Control.Address, block{c: c, control: c.Control})
 		}
+		for _, sk := range c.Skills {
+			place(sk.Address, block{c: c, skill: sk})
+		}
 		for _, m := range c.MCP {
 			if m.Transport == "stdio" {
 				if s.stdio != nil {
@@ -271,6 +276,7 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 	var restBlocks []*engine.RestSurface
 	var mcpBlocks []*engine.MCPSurface
 	var control *engine.ControlSurface
+	var skillBlocks []*engine.SkillSurface
 	for _, b := range l.blocks {
 		switch {
 		case b.c != c:
@@ -280,15 +286,20 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 			mcpBlocks = append(mcpBlocks, b.mcp)
 		case b.control != nil:
 			control = b.control
+		case b.skill != nil:
+			skillBlocks = append(skillBlocks, b.skill)
 		}
 	}
-	if n := len(restBlocks) + len(mcpBlocks); n > 1 || n == 1 && control != nil {
+	if n := len(restBlocks) + len(mcpBlocks) + len(skillBlocks); n > 1 || n == 1 && control != nil {
 		var ns []string
 		for _, r := range restBlocks {
 			ns = append(ns, r.Namespace)
 		}
 		for _, m := range mcpBlocks {
 			ns = append(ns, m.Namespace)
+		}
+		for _, sk := range skillBlocks {
+			ns = append(ns, sk.Namespace)
 		}
 		if control != nil {
 			ns = append(ns, "control")
@@ -306,6 +317,15 @@ func (l *listener) mountCapability(c *engine.Capability, prefix string, logger *
 		return nil
 	}
 	root := prefix + "/"
+	for _, sk := range skillBlocks {
+		log := logger.With("capability", c.Name, "exposes", sk.Namespace)
+		h, err := l.guard(c, sk.Namespace, "skill", sk.Auth, prefix+"/", http.StripPrefix(prefix, skills.New(sk, log)), log, opts)
+		if err != nil {
+			return err
+		}
+		l.mux.Handle(root, h)
+		l.mounts = append(l.mounts, mount{kind: "skill", namespace: sk.Namespace, prefix: prefix, handler: h})
+	}
 	for _, r := range restBlocks {
 		log := logger.With("capability", c.Name, "exposes", r.Namespace)
 		h, err := l.guard(c, r.Namespace, "rest", r.Auth, prefix+"/", http.StripPrefix(prefix, rest.New(r, log, rest.WithMount(prefix), rest.WithLinks(sealer))), log, opts)
@@ -468,6 +488,8 @@ func (s *Server) URLs() []string {
 				out = append(out, fmt.Sprintf("mcp %s http://%s%s/mcp", m.namespace, host, m.prefix))
 			case "control":
 				out = append(out, fmt.Sprintf("control %s http://%s%s/", m.namespace, host, m.prefix))
+			case "skill":
+				out = append(out, fmt.Sprintf("skill %s http://%s%s/skills", m.namespace, host, m.prefix))
 			}
 		}
 		if l.admin && len(l.mounts) == 0 {
