@@ -131,12 +131,7 @@ func unkey(n *yaml.Node, parent string) {
 			unkey(c, parent)
 		}
 	case yaml.MappingNode:
-		imported := false
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == "import" {
-				imported = true
-			}
-		}
+		imported := hasKey(n, "import")
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], resolveAlias(n.Content[i+1])
 			if to, ok := renamed[k.Value]; ok {
@@ -217,12 +212,7 @@ func rekey(n *yaml.Node, parent, at string, problems *[]string) {
 			rekey(c, parent, fmt.Sprintf("%s[%d]", at, i), problems)
 		}
 	case yaml.MappingNode:
-		imported := false
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == "import" {
-				imported = true
-			}
-		}
+		imported := hasKey(n, "import")
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], resolveAlias(n.Content[i+1])
 			name := k.Value

@@ -91,12 +91,9 @@ func yamlQuote(s string) string {
 }
 
 func runCreate(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "capability" && !strings.HasPrefix(args[0], "-")) {
-		fmt.Fprintf(stderr, "naftiko create: want 'naftiko create capability --base-url URL'\n")
+	args, ok := subcommand(args, "create", "capability", "naftiko create capability --base-url URL", stderr)
+	if !ok {
 		return exitUsage
-	}
-	if args[0] == "capability" {
-		args = args[1:]
 	}
 	fset := flag.NewFlagSet("create capability", flag.ContinueOnError)
 	baseURL := fset.String("base-url", "", "the API's base `URL` (required)")

@@ -25,12 +25,9 @@ Flags:
 `
 
 func runExport(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "openapi" && !strings.HasPrefix(args[0], "-")) {
-		fmt.Fprintf(stderr, "naftiko export: want 'naftiko export openapi FILE'\n")
+	args, ok := subcommand(args, "export", "openapi", "naftiko export openapi FILE", stderr)
+	if !ok {
 		return exitUsage
-	}
-	if args[0] == "openapi" {
-		args = args[1:]
 	}
 	fset := flag.NewFlagSet("export openapi", flag.ContinueOnError)
 	out := fset.String("out", "", "write the description to `FILE` (default: standard output)")

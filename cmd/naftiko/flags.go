@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // parseCommand parses a command's flags wherever they stand among its
@@ -59,4 +60,18 @@ func parseInterspersed(fset *flag.FlagSet, args []string) ([]string, error) {
 		paths = append(paths, rest[0])
 		args = rest[1:]
 	}
+}
+
+// subcommand takes the word after a command (`openapi` of `import
+// openapi`): args without it, or false after printing a usage error. A
+// flag in its place (`import -h`) is left for the command's flag set.
+func subcommand(args []string, cmd, sub, example string, stderr io.Writer) ([]string, bool) {
+	if len(args) == 0 || (args[0] != sub && !strings.HasPrefix(args[0], "-")) {
+		fmt.Fprintf(stderr, "naftiko %s: want '%s'\n", cmd, example)
+		return nil, false
+	}
+	if args[0] == sub {
+		args = args[1:]
+	}
+	return args, true
 }

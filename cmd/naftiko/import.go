@@ -27,12 +27,9 @@ Flags:
 `
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "openapi" && !strings.HasPrefix(args[0], "-")) {
-		fmt.Fprintf(stderr, "naftiko import: want 'naftiko import openapi SPEC'\n")
+	args, ok := subcommand(args, "import", "openapi", "naftiko import openapi SPEC", stderr)
+	if !ok {
 		return exitUsage
-	}
-	if args[0] == "openapi" {
-		args = args[1:]
 	}
 	fset := flag.NewFlagSet("import openapi", flag.ContinueOnError)
 	out := fset.String("out", "", "write the capability to `FILE` (default: standard output)")

@@ -142,16 +142,11 @@ type entry struct {
 }
 
 func (h *Handler) contents(w http.ResponseWriter, r *http.Request, sk *engine.Skill) {
-	root, ok := h.open(w, r, sk)
+	root, files, ok := h.files(w, r, sk)
 	if !ok {
 		return
 	}
-	defer root.Close()
-	files, err := walk(root)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	root.Close()
 	h.json(w, struct {
 		Name  string  `json:"name"`
 		Files []entry `json:"files"`
@@ -183,16 +178,11 @@ func (h *Handler) file(w http.ResponseWriter, r *http.Request, sk *engine.Skill)
 }
 
 func (h *Handler) download(w http.ResponseWriter, r *http.Request, sk *engine.Skill) {
-	root, ok := h.open(w, r, sk)
+	root, files, ok := h.files(w, r, sk)
 	if !ok {
 		return
 	}
 	defer root.Close()
-	files, err := walk(root)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+sk.Name+`.zip"`)
 	zw := zip.NewWriter(w)
@@ -213,6 +203,22 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request, sk *engine.Sk
 		}
 	}
 	zw.Close()
+}
+
+// files is the skill's folder and its files, or an answer saying why not;
+// the caller closes the root.
+func (h *Handler) files(w http.ResponseWriter, r *http.Request, sk *engine.Skill) (*os.Root, []entry, bool) {
+	root, ok := h.open(w, r, sk)
+	if !ok {
+		return nil, nil, false
+	}
+	files, err := walk(root)
+	if err != nil {
+		root.Close()
+		h.fail(w, r, err)
+		return nil, nil, false
+	}
+	return root, files, true
 }
 
 // open is the skill's folder, or an answer saying why there is none.

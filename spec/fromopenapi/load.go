@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
+
+	"github.com/naftiko/naftiko/spec"
 )
 
 // Convert reads an OpenAPI description (YAML or JSON; OpenAPI 3.0, 3.1 or
@@ -58,11 +61,11 @@ func load(ctx context.Context, data []byte, path string) (*openapi3.T, error) {
 	case strings.HasPrefix(head.Swagger, "2."):
 		// Swagger 2.0 is converted, so one model serves every version; its
 		// JSON form is what openapi2 reads.
-		var raw any
+		var raw yaml.Node
 		if err := yaml.Unmarshal(data, &raw); err != nil {
 			return nil, fmt.Errorf("not YAML or JSON: %w", err)
 		}
-		js, err := json.Marshal(jsonable(raw))
+		js, err := json.Marshal(spec.ToJSONValue(&raw))
 		if err != nil {
 			return nil, fmt.Errorf("swagger 2.0: %w", err)
 		}
@@ -107,30 +110,6 @@ func localRefs(root string) openapi3.ReadFromURIFunc {
 		}
 		return os.ReadFile(p)
 	}
-}
-
-// jsonable turns what yaml.v3 decodes into values encoding/json accepts
-// (YAML allows non-string keys).
-func jsonable(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			t[k] = jsonable(x)
-		}
-		return t
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, x := range t {
-			m[fmt.Sprint(k)] = jsonable(x)
-		}
-		return m
-	case []any:
-		for i, x := range t {
-			t[i] = jsonable(x)
-		}
-		return t
-	}
-	return v
 }
 
 // model keeps of the description what a capability can say.
@@ -211,7 +190,7 @@ func requirements(rs openapi3.SecurityRequirements) []requirement {
 	var out []requirement
 	for _, r := range rs {
 		var req requirement
-		for _, name := range sortedKeys(r) {
+		for _, name := range slices.Sorted(maps.Keys(r)) {
 			req.schemes = append(req.schemes, name)
 			req.scopes = append(req.scopes, r[name]...)
 		}
@@ -232,7 +211,7 @@ func scheme(s *openapi3.SecurityScheme) securityScheme {
 		sort.Strings(out.flows)
 		if cc := f.ClientCredentials; cc != nil {
 			out.tokenURL = cc.TokenURL
-			out.scopes = sortedKeys(cc.Scopes)
+			out.scopes = slices.Sorted(maps.Keys(cc.Scopes))
 		}
 	}
 	return out
@@ -274,7 +253,7 @@ func parameters(shared, own openapi3.Parameters) []param {
 const bodyFieldLimit = 40
 
 func body(rb *openapi3.RequestBody) *requestBody {
-	types := sortedKeys(rb.Content)
+	types := slices.Sorted(maps.Keys(rb.Content))
 	if len(types) == 0 {
 		return nil
 	}
@@ -300,7 +279,7 @@ func body(rb *openapi3.RequestBody) *requestBody {
 		return b
 	}
 	fields := make([]param, 0, len(s.Properties))
-	for _, name := range sortedKeys(s.Properties) {
+	for _, name := range slices.Sorted(maps.Keys(s.Properties)) {
 		ps := s.Properties[name]
 		if ps == nil || ps.Value == nil || ps.Value.ReadOnly {
 			continue
@@ -345,13 +324,4 @@ func jsonType(s *openapi3.Schema) string {
 		}
 	}
 	return ""
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
