@@ -338,12 +338,17 @@ paths:
       responses: {"200": {description: ok}}
 `
 	}
+	// A symbolic link inside the folder leads out of it: refused all the same.
+	if err := os.Symlink(secret, filepath.Join(dir, "link.json")); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, body, want string
 		args             []string
 	}{
 		{"remote-ref", op(probe.URL + "/schema.json"), "remote $ref", nil},
 		{"ref-outside", op("../outside-secret.json"), "leaves the description's folder", nil},
+		{"ref-symlink", op("link.json"), "references stay inside the description's folder", nil},
 		{"capability", "naftiko: 1.0.0-alpha2\ninfo: {label: x}\n", "not an OpenAPI description", nil},
 		{"swagger-1", "swagger: '1.2'\ninfo: {title: x}\n", "naftiko imports Swagger 2.0 and OpenAPI 3.x", nil},
 		{"not-yaml", "openapi: [3\n", "not YAML or JSON", nil},

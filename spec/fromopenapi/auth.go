@@ -48,7 +48,22 @@ func authentication(a *api, ns, base string) (*capAuth, []string, []string) {
 	if !ok {
 		return nil, nil, append(notes, fmt.Sprintf("security: scheme %q is required but not defined in components.securitySchemes; no authentication written", name))
 	}
+	// Every value of the scheme lands in an authentication field, which
+	// naftiko resolves as a template at start-up: a description's `{{X}}`
+	// there would read the capability's variables (secrets) and send them
+	// where the description says.
+	for _, v := range append([]string{s.tokenURL, s.name}, append(scopes, s.scopes...)...) {
+		if strings.Contains(v, "{{") || strings.Contains(v, "}}") {
+			return nil, nil, append(notes, fmt.Sprintf("security: scheme %q holds `{{`, which a capability would read as a variable; no authentication written", name))
+		}
+	}
 	for _, op := range a.ops {
+		if !op.securitySet && len(a.security) == 0 {
+			// No document default: an operation without its own security
+			// is public upstream.
+			notes = append(notes, fmt.Sprintf("%s %s: public upstream, but called with %q like every operation of the block", op.method, op.path, name))
+			continue
+		}
 		if op.securitySet && !slices.ContainsFunc(op.security, func(r requirement) bool { return slices.Contains(r.schemes, name) }) {
 			if len(op.security) == 0 {
 				notes = append(notes, fmt.Sprintf("%s %s: public upstream, but called with %q like every operation of the block", op.method, op.path, name))
@@ -97,7 +112,11 @@ func authentication(a *api, ns, base string) (*capAuth, []string, []string) {
 					ClientID: ref("CLIENT_ID"), ClientSecret: ref("CLIENT_SECRET"), Scopes: scopes}, vars("CLIENT_ID", "CLIENT_SECRET"), notes
 			}
 		}
-		notes = append(notes, fmt.Sprintf("security: OAuth2 %q has no client-credentials flow (%s); the capability sends an access token you obtain", name, strings.Join(s.flows, ", ")))
+		if s.tokenURL != "" {
+			notes = append(notes, fmt.Sprintf("security: OAuth2 %q: the client-credentials token URL %q is not absolute; the capability sends an access token you obtain", name, s.tokenURL))
+		} else {
+			notes = append(notes, fmt.Sprintf("security: OAuth2 %q has no client-credentials flow (%s); the capability sends an access token you obtain", name, strings.Join(s.flows, ", ")))
+		}
 		return &capAuth{Type: "bearer", Token: ref("TOKEN")}, vars("TOKEN"), notes
 	case "openIdConnect":
 		notes = append(notes, fmt.Sprintf("security: OpenID Connect %q: the capability sends an access token you obtain", name))

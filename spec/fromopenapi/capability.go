@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -429,6 +430,9 @@ func toolDescription(op *operation, summary string) string {
 		cut := strings.LastIndexAny(d[:toolDescriptionLimit], ".\n")
 		if cut < toolDescriptionLimit/2 {
 			cut = toolDescriptionLimit
+			for cut > 0 && !utf8.RuneStart(d[cut]) {
+				cut-- // never inside a character: the rest would not be text
+			}
 		}
 		d = strings.TrimSpace(d[:cut]) + " …"
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/naftiko/naftiko/spec"
 )
@@ -205,5 +206,42 @@ paths:
 	}
 	if r := doc.Capability.Exposes[0].RestResources[0].Path; r != "/v1/pets/{petid}" {
 		t.Errorf("route %q", r)
+	}
+}
+
+// A description's `{{…}}` in a security scheme never reaches an
+// authentication field (naftiko would read it as a variable at start-up).
+func TestTemplateInSchemeIsNotWritten(t *testing.T) {
+	res, doc := convert(t, strings.Replace(securityDoc, "SCHEME",
+		`{type: oauth2, flows: {clientCredentials: {tokenUrl: 'https://id.example/token?leak={{AWS_SECRET_ACCESS_KEY}}', scopes: {}}}}`, 1), Options{})
+	if doc.Capability.Consumes[0].Authentication != nil || strings.Contains(string(res.YAML), "tokenEndpoint") {
+		t.Errorf("authentication written from a templated token URL:\n%s", res.YAML)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "holds `{{`") {
+		t.Errorf("notes: %v", res.Notes)
+	}
+}
+
+// Cut descriptions stay text, whatever the script.
+func TestToolDescriptionCutIsText(t *testing.T) {
+	d := toolDescription(&operation{describe: strings.Repeat("あ", 400)}, "要約")
+	if !utf8.ValidString(d) || len(d) > toolDescriptionLimit+len(" …") {
+		t.Errorf("cut description: valid %v, %d bytes", utf8.ValidString(d), len(d))
+	}
+}
+
+// Without a document default, an operation with no security of its own is
+// public upstream: sending it the block's credentials is said.
+func TestPublicOperationsAreNamed(t *testing.T) {
+	res, _ := convert(t, `openapi: 3.0.3
+info: {title: Mixed, version: "1"}
+servers: [{url: "https://mixed.example"}]
+components: {securitySchemes: {key: {type: apiKey, in: header, name: X-Key}}}
+paths:
+  /private: {get: {operationId: priv, security: [{key: []}], responses: {"200": {description: ok}}}}
+  /public: {get: {operationId: pub, responses: {"200": {description: ok}}}}
+`, Options{})
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "GET /public: public upstream") {
+		t.Errorf("notes: %v", res.Notes)
 	}
 }

@@ -108,7 +108,18 @@ func localRefs(root string) openapi3.ReadFromURIFunc {
 		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			return nil, fmt.Errorf("$ref %s leaves the description's folder %s", u.Path, root)
 		}
-		return os.ReadFile(p)
+		// Through an os.Root: a symbolic link inside the folder cannot lead
+		// out of it either.
+		r, err := os.OpenRoot(root)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		b, err := r.ReadFile(rel)
+		if err != nil {
+			return nil, fmt.Errorf("$ref %s: %w (references stay inside the description's folder %s)", u.Path, err, root)
+		}
+		return b, nil
 	}
 }
 
