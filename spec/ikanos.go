@@ -35,9 +35,10 @@ var keyedLists = map[string]bool{
 // `properties` and `const`/`default` values is never renamed).
 var renamed = map[string]string{"display": "label", "flows": "functions", "target": "targetName"}
 
-// dataKeys hold user data: their content is not read as format.
+// dataKeys hold user data (or free text): their content is not read as
+// format.
 var dataKeys = map[string]bool{"with": true, "keys": true, "headers": true, "data": true, "properties": true,
-	"const": true, "default": true, "value": true, "examples": true, "template": true, "body": true, "mock": true}
+	"const": true, "default": true, "value": true, "examples": true, "template": true, "body": true, "mock": true, "metadata": true}
 
 // readIkanos rewrites an `ikanos:` document into the naftiko alpha2 tree
 // it means, in place, and returns its Ikanos version. It reports what it
@@ -225,12 +226,16 @@ func rekey(n *yaml.Node, parent, at string, problems *[]string) {
 				if name == "outputParameters" || name == "items" {
 					unnameOutputs(v)
 				}
+				// The items are rewritten while they are items: once keyed,
+				// their names would read as keys of the format.
+				rekey(v, name, at+"."+name, problems)
 				m, bad := keyedMap(v, at+"."+name)
 				*problems = append(*problems, bad...)
 				if len(bad) == 0 {
 					n.Content[i+1] = m
-					v = m
 				}
+			} else {
+				rekey(v, name, at+"."+name, problems)
 			}
 			if to, ok := spelledBack[name]; ok {
 				k.Value = to
@@ -238,7 +243,6 @@ func rekey(n *yaml.Node, parent, at string, problems *[]string) {
 			if name == "location" && imported && parent == "consumes" {
 				k.Value = "from"
 			}
-			rekey(v, name, at+"."+name, problems)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package spec
 import (
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 const ikanosDoc = `ikanos: "1.0.0-beta5"
@@ -69,5 +71,57 @@ func TestIkanosIsReadWithItsPositions(t *testing.T) {
 	}
 	if _, diags := Parse("old.yaml", []byte("ikanos: 0.9\ninfo: {display: x}\n")); !diags.HasErrors() || diags[0].Rule != "spec-version" {
 		t.Errorf("an unknown ikanos version: %v", diags)
+	}
+}
+
+// Items named like keys of the format (`label`, `data`, `with`) keep their
+// names both ways, and what is inside them is rewritten all the same.
+func TestIkanosItemNamesAreNotKeys(t *testing.T) {
+	const doc = `naftiko: 1.0.0-alpha2
+info: {label: Odd names, description: Items named like keys.}
+capability:
+  consumes:
+    - type: http
+      namespace: up
+      baseUri: https://up.example.com
+      resources:
+        - name: data
+          path: /data
+          operations:
+            - name: label
+              method: GET
+              inputParameters: [{name: with, in: query}]
+  exposes:
+    - type: mcp
+      namespace: up-mcp
+      port: 9090
+      tools:
+        - {name: functions, description: A tool, label: Shown, call: up.label}
+`
+	var tree yaml.Node
+	if err := yaml.Unmarshal([]byte(doc), &tree); err != nil {
+		t.Fatal(err)
+	}
+	if err := ToIkanos(&tree, IkanosLatest); err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(&tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	for _, want := range []string{" data:\n", " label:\n", " with: {in: query}", " functions: {", "display: Shown"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the Ikanos file lacks %q:\n%s", want, text)
+		}
+	}
+	back, diags := Parse("odd.yaml", out)
+	if back == nil || diags.HasErrors() {
+		t.Fatalf("%v\n%s", diags, text)
+	}
+	op := back.Capability.Consumes[0].Resources[0].Operations[0]
+	if back.Capability.Consumes[0].Resources[0].Name != "data" || op.Name != "label" || op.InputParameters[0].Name != "with" ||
+		back.Capability.Exposes[0].Tools[0].Name != "functions" || back.Capability.Exposes[0].Tools[0].Label != "Shown" {
+		t.Errorf("read back: %+v %+v", op, back.Capability.Exposes[0].Tools[0])
 	}
 }
