@@ -76,7 +76,11 @@ func Describe(s *engine.RestSurface, opts Options) *openapi3.T {
 		}
 		if r.Forward != nil {
 			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-				item.SetOperation(m, forwardOperation(r, s.Auth != nil, pr))
+				// An operation of the resource wins its method over the
+				// forward, as the router has it.
+				if !hasAction(s, r.Path, m) {
+					item.SetOperation(m, forwardOperation(r, s.Auth != nil, pr))
+				}
 			}
 			continue
 		}
@@ -96,6 +100,17 @@ func JSON(s *engine.RestSurface, opts Options) ([]byte, error) {
 	return b, nil
 }
 
+// hasAction says whether a route other than a forward serves method on
+// path.
+func hasAction(s *engine.RestSurface, path, method string) bool {
+	for _, r := range s.Routes {
+		if r.Forward == nil && r.Path == path && r.Method == method {
+			return true
+		}
+	}
+	return false
+}
+
 func uniqueID(ids map[string]int, name string) string {
 	id := strings.Map(func(r rune) rune {
 		if r == ' ' || r == '/' {
@@ -103,11 +118,12 @@ func uniqueID(ids map[string]int, name string) string {
 		}
 		return r
 	}, name)
-	ids[id]++
-	if n := ids[id]; n > 1 {
-		return fmt.Sprintf("%s-%d", id, n)
+	cand := id
+	for n := 2; ids[cand] > 0; n++ {
+		cand = fmt.Sprintf("%s-%d", id, n)
 	}
-	return id
+	ids[cand]++
+	return cand
 }
 
 func operation(r *engine.Route, authenticated bool, pr problems) *openapi3.Operation {

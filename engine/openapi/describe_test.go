@@ -32,6 +32,11 @@ capability:
       - {method: POST, name: create, call: up.create, description: "Create a note\nwith more words"}
     - path: /raw/{path}
       forward: {targetNamespace: up}
+      operations:
+      - {method: POST, name: create, call: up.create}
+    - path: /other
+      operations:
+      - {method: POST, name: create-2, call: up.create}
 `
 
 // The input `body` alone is the whole JSON payload; a forward is described
@@ -60,6 +65,20 @@ func TestDescribe(t *testing.T) {
 	fwd := o.Paths.Value("/raw/{path}")
 	if fwd == nil || fwd.Get == nil || fwd.Delete == nil || fwd.Get.Parameters[0].Value.Name != "path" {
 		t.Errorf("forward: %+v", fwd)
+	}
+	// The resource's own POST is served by its action, not forwarded; and
+	// no operationId is given twice.
+	if fwd.Post == nil || fwd.Post.Summary == "Forwarded to the upstream" {
+		t.Errorf("the resource's POST is described as forwarded: %+v", fwd.Post)
+	}
+	ids := map[string]bool{}
+	for _, item := range o.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.OperationID != "" && ids[op.OperationID] {
+				t.Errorf("operationId %q twice", op.OperationID)
+			}
+			ids[op.OperationID] = true
+		}
 	}
 	if o.Security != nil || o.Components.SecuritySchemes != nil {
 		t.Errorf("a block without authentication has a security scheme")
