@@ -64,6 +64,9 @@ func TestSkillBlockServesItsCatalogue(t *testing.T) {
 	os.MkdirAll(filepath.Join(folder, "examples"), 0o755)
 	os.WriteFile(filepath.Join(folder, "guide.md"), []byte("# Orders\nList them first.\n"), 0o644)
 	os.WriteFile(filepath.Join(folder, "examples", "one.json"), []byte(`{"id":1}`), 0o644)
+	os.MkdirAll(filepath.Join(folder, ".git"), 0o755)
+	os.WriteFile(filepath.Join(folder, ".git", "config"), []byte("url = https://user:"+testToken+"@git.example.com/x"), 0o644)
+	os.WriteFile(filepath.Join(folder, ".env"), []byte("TOKEN="+testToken), 0o644)
 	secret := filepath.Join(dir, "secret.txt")
 	os.WriteFile(secret, []byte(testToken), 0o600)
 	if err := os.Symlink(secret, filepath.Join(folder, "leak.txt")); err != nil {
@@ -119,13 +122,22 @@ func TestSkillBlockServesItsCatalogue(t *testing.T) {
 		t.Errorf("/skills/order-management: %d %s", status, body)
 	}
 	status, _, body = get("/skills/order-management/contents", tok)
-	if status != 200 || !strings.Contains(string(body), `"path":"examples/one.json"`) || !strings.Contains(string(body), `"path":"guide.md"`) || strings.Contains(string(body), "leak") {
+	if status != 200 || !strings.Contains(string(body), `"path":"examples/one.json"`) || !strings.Contains(string(body), `"path":"guide.md"`) ||
+		strings.Contains(string(body), "leak") || strings.Contains(string(body), ".env") || strings.Contains(string(body), ".git") {
 		t.Errorf("contents: %d %s", status, body)
 	}
 	if status, h, body := get("/skills/order-management/contents/guide.md", tok); status != 200 || string(body) != "# Orders\nList them first.\n" || !strings.HasPrefix(h.Get("Content-Type"), "text/markdown") {
 		t.Errorf("guide.md: %d %q %s", status, h.Get("Content-Type"), body)
 	}
-	for _, path := range []string{"/skills/order-management/contents/leak.txt", "/skills/order-management/contents/..%2f..%2fsecret.txt",
+	req, _ := http.NewRequest(http.MethodPost, base+"/skills", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /skills: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+	for _, path := range []string{"/skills/order-management/contents/leak.txt", "/skills/order-management/contents/.env",
+		"/skills/order-management/contents/.git/config", "/skills/order-management/contents/..%2f..%2fsecret.txt",
 		"/skills/order-management/contents/%2e%2e/%2e%2e/secret.txt", "/skills/no-folder/download", "/skills/nope"} {
 		status, _, body := get(path, tok)
 		if status != http.StatusNotFound && status/100 != 3 || strings.Contains(string(body), testToken) {

@@ -8,7 +8,8 @@
 //	GET /skills/{name}/contents/{file...} one file
 //
 // Files are read through an os.Root opened on the skill's folder, so no
-// name (`..`, an absolute path, a symbolic link) reaches outside it.
+// name (`..`, an absolute path, a symbolic link) reaches outside it; hidden
+// files and folders (.git, .env) are never served.
 package skills
 
 import (
@@ -25,6 +26,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/naftiko/naftiko/engine"
 	"github.com/naftiko/naftiko/engine/fault"
@@ -63,6 +65,11 @@ func New(s *engine.SkillSurface, logger *slog.Logger) *Handler {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.fail(w, r, fault.New(fault.MethodNotAllowed, "%s is not served: a skill catalogue is read with GET", r.Method))
+		return
+	}
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		h.fail(w, r, fault.New(fault.NotFound, "no such path %s: this block serves /skills", r.URL.Path))
 		return
@@ -160,6 +167,10 @@ func (h *Handler) file(w http.ResponseWriter, r *http.Request, sk *engine.Skill)
 	}
 	defer root.Close()
 	name := r.PathValue("file")
+	if hidden(name) {
+		h.fail(w, r, fault.New(fault.NotFound, "skill %q has no file %q", sk.Name, name))
+		return
+	}
 	f, err := root.Open(filepath.FromSlash(name))
 	if err != nil {
 		h.fail(w, r, fault.New(fault.NotFound, "skill %q has no file %q", sk.Name, name))
@@ -244,6 +255,14 @@ func walk(root *os.Root) ([]entry, error) {
 		if err != nil {
 			return err
 		}
+		if p != "." && strings.HasPrefix(d.Name(), ".") {
+			// Hidden files and folders (.git, .env) are a checkout's,
+			// not the skill's: never listed, zipped or served.
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
 		if !d.Type().IsRegular() {
 			return nil // directories are walked; links and devices are not served
 		}
@@ -277,6 +296,16 @@ func walk(root *os.Root) ([]entry, error) {
 }
 
 var errTooLarge = errors.New("too large")
+
+// hidden says whether a path names a hidden file or lies in a hidden folder.
+func hidden(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if strings.HasPrefix(seg, ".") {
+			return true
+		}
+	}
+	return false
+}
 
 func mediaType(name string) string {
 	switch path.Ext(name) {
