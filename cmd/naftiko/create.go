@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"text/template"
 
@@ -86,6 +87,28 @@ capability:
           call: {{quote (print .Namespace "." .Operation)}}
 `))
 
+// pathShape is what --path may be: segments of URL path characters or a
+// whole `{name}` parameter.
+var pathShape = regexp.MustCompile(`^(/([A-Za-z0-9._~$:@-]+|\{[A-Za-z_][A-Za-z0-9_-]*\}))*/?$`)
+
+// kebabName is a name of lower-case letters and digits joined by dashes.
+func kebabName(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			continue
+		}
+		dash = true
+	}
+	return b.String()
+}
+
 func yamlQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
@@ -122,11 +145,11 @@ func runCreate(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	p := "/" + strings.TrimLeft(*path, "/")
-	if strings.Contains(p, "{{") || strings.ContainsAny(p, "?#") {
-		fmt.Fprintf(stderr, "naftiko create capability: --path %q: a path, without query, fragment or {{…}}\n", *path)
+	if !pathShape.MatchString(p) {
+		fmt.Fprintf(stderr, "naftiko create capability: --path %q: want a URL path of letters, digits and -._~$:@, with {name} for a path parameter (no query, fragment or {{…}})\n", *path)
 		return exitUsage
 	}
-	resource := strings.Trim(strings.NewReplacer("/", "-", "{", "", "}", "", "_", "-", ".", "-").Replace(strings.ToLower(p)), "-")
+	resource := kebabName(p)
 	if resource == "" {
 		resource = "root"
 	}

@@ -62,6 +62,15 @@ func TestCreateCapabilityRuns(t *testing.T) {
 			t.Errorf("create --base-url %q: exit %d\n%s", bad, code, out)
 		}
 	}
+	for _, bad := range []string{"/a b", "/a/{id", "/a/{{SECRET}}", "/a?q=1", "/x/{a}{b}"} {
+		if code, out := run("create", "capability", "--base-url", up.URL, "--path", bad); code != 2 || !strings.Contains(out, "--path") {
+			t.Errorf("create --path %q: exit %d\n%s", bad, code, out)
+		}
+	}
+	// A FHIR operation path is a path like any other.
+	if code, out := run("create", "capability", "--base-url", up.URL, "--path", "/Patient/{id}/$everything"); code != 0 {
+		t.Errorf("create --path /Patient/{id}/$everything: exit %d\n%s", code, out)
+	}
 
 	p := startNaftiko(t, nil, "run", "--listen", "things-rest=127.0.0.1:0", "--listen", "things-mcp=127.0.0.1:0", file)
 	urls := p.waitListening(t, 2)
