@@ -67,6 +67,21 @@ func readIkanos(path string, root *yaml.Node) (string, Diagnostics) {
 // nameOutputs gives the properties of named (orchestrated) outputs the
 // `name` alpha2 spells in each, which Ikanos leaves to the key.
 func nameOutputs(list *yaml.Node) {
+	eachOutputProperty(list, func(k, p *yaml.Node) {
+		if hasKey(p, "name") {
+			return
+		}
+		p.Content = append([]*yaml.Node{
+			{Kind: yaml.ScalarNode, Tag: "!!str", Value: "name", Line: k.Line, Column: k.Column},
+			{Kind: yaml.ScalarNode, Tag: "!!str", Value: k.Value, Line: k.Line, Column: k.Column},
+		}, p.Content...)
+	})
+}
+
+// eachOutputProperty calls visit with the key and mapping of every
+// property under the outputs' `properties`, nested ones included (after
+// their parent, which visit may change).
+func eachOutputProperty(list *yaml.Node, visit func(key, prop *yaml.Node)) {
 	for _, out := range list.Content {
 		out = resolveAlias(out)
 		for i := 0; i+1 < len(out.Content); i += 2 {
@@ -76,14 +91,11 @@ func nameOutputs(list *yaml.Node) {
 			props := resolveAlias(out.Content[i+1])
 			for j := 0; j+1 < len(props.Content); j += 2 {
 				k, p := props.Content[j], resolveAlias(props.Content[j+1])
-				if p.Kind != yaml.MappingNode || hasKey(p, "name") {
+				if p.Kind != yaml.MappingNode {
 					continue
 				}
-				p.Content = append([]*yaml.Node{
-					{Kind: yaml.ScalarNode, Tag: "!!str", Value: "name", Line: k.Line, Column: k.Column},
-					{Kind: yaml.ScalarNode, Tag: "!!str", Value: k.Value, Line: k.Line, Column: k.Column},
-				}, p.Content...)
-				nameOutputs(&yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{p}})
+				visit(k, p)
+				eachOutputProperty(&yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{p}}, visit)
 			}
 		}
 	}
@@ -250,28 +262,14 @@ func rekey(n *yaml.Node, parent, at string, problems *[]string) {
 // unnameOutputs drops the `name` of named outputs' properties where it is
 // the property's key: Ikanos says it once.
 func unnameOutputs(list *yaml.Node) {
-	for _, out := range list.Content {
-		out = resolveAlias(out)
-		for i := 0; i+1 < len(out.Content); i += 2 {
-			if out.Content[i].Value != "properties" {
-				continue
-			}
-			props := resolveAlias(out.Content[i+1])
-			for j := 0; j+1 < len(props.Content); j += 2 {
-				k, p := props.Content[j], resolveAlias(props.Content[j+1])
-				if p.Kind != yaml.MappingNode {
-					continue
-				}
-				for x := 0; x+1 < len(p.Content); x += 2 {
-					if p.Content[x].Value == "name" && p.Content[x+1].Value == k.Value {
-						p.Content = append(p.Content[:x], p.Content[x+2:]...)
-						break
-					}
-				}
-				unnameOutputs(&yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{p}})
+	eachOutputProperty(list, func(k, p *yaml.Node) {
+		for x := 0; x+1 < len(p.Content); x += 2 {
+			if p.Content[x].Value == "name" && p.Content[x+1].Value == k.Value {
+				p.Content = append(p.Content[:x], p.Content[x+2:]...)
+				return
 			}
 		}
-	}
+	})
 }
 
 func anyNamed(seq *yaml.Node) bool {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -123,5 +124,55 @@ capability:
 	if back.Capability.Consumes[0].Resources[0].Name != "data" || op.Name != "label" || op.InputParameters[0].Name != "with" ||
 		back.Capability.Exposes[0].Tools[0].Name != "functions" || back.Capability.Exposes[0].Tools[0].Label != "Shown" {
 		t.Errorf("read back: %+v %+v", op, back.Capability.Exposes[0].Tools[0])
+	}
+}
+
+// A property that spells its own name still has its nested properties
+// named from their keys, and unnaming takes back exactly what naming gave.
+func TestOutputPropertiesNamedAtEveryDepth(t *testing.T) {
+	const src = `- type: object
+  properties:
+    patient:
+      name: patient
+      type: object
+      properties:
+        id:
+          type: string
+        address:
+          type: object
+          properties:
+            city:
+              type: string
+`
+	var list yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &list); err != nil {
+		t.Fatal(err)
+	}
+	seq := list.Content[0]
+	nameOutputs(seq)
+	var named []map[string]any
+	if err := seq.Decode(&named); err != nil {
+		t.Fatal(err)
+	}
+	patient := named[0]["properties"].(map[string]any)["patient"].(map[string]any)
+	props := patient["properties"].(map[string]any)
+	if props["id"].(map[string]any)["name"] != "id" {
+		t.Errorf("nested id not named: %v", props["id"])
+	}
+	city := props["address"].(map[string]any)["properties"].(map[string]any)["city"].(map[string]any)
+	if city["name"] != "city" {
+		t.Errorf("city two levels down not named: %v", city)
+	}
+
+	unnameOutputs(seq)
+	var back, orig any
+	if err := seq.Decode(&back); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal([]byte(strings.Replace(src, "      name: patient\n", "", 1)), &orig); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, orig) {
+		t.Errorf("unnamed outputs = %v, want %v", back, orig)
 	}
 }
