@@ -83,20 +83,23 @@ func nameOutputs(list *yaml.Node) {
 // their parent, which visit may change).
 func eachOutputProperty(list *yaml.Node, visit func(key, prop *yaml.Node)) {
 	for _, out := range list.Content {
-		out = resolveAlias(out)
-		for i := 0; i+1 < len(out.Content); i += 2 {
-			if out.Content[i].Value != "properties" {
+		eachProperty(resolveAlias(out), visit)
+	}
+}
+
+func eachProperty(m *yaml.Node, visit func(key, prop *yaml.Node)) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "properties" {
+			continue
+		}
+		props := resolveAlias(m.Content[i+1])
+		for j := 0; j+1 < len(props.Content); j += 2 {
+			k, p := props.Content[j], resolveAlias(props.Content[j+1])
+			if p.Kind != yaml.MappingNode {
 				continue
 			}
-			props := resolveAlias(out.Content[i+1])
-			for j := 0; j+1 < len(props.Content); j += 2 {
-				k, p := props.Content[j], resolveAlias(props.Content[j+1])
-				if p.Kind != yaml.MappingNode {
-					continue
-				}
-				visit(k, p)
-				eachOutputProperty(&yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{p}}, visit)
-			}
+			visit(k, p)
+			eachProperty(p, visit)
 		}
 	}
 }
