@@ -196,12 +196,21 @@ func TestSchemaAgreesWithOfficialOnMutations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc, _ := Parse("mutant.yaml", text)
+		doc, parsed := Parse("mutant.yaml", text)
 		if doc == nil {
 			continue
 		}
+		// A reading (an `integer` output type read as `number`, say)
+		// rewrites the tree and says so among the parse's diagnostics.
+		readings := 0
+		for _, d := range parsed {
+			switch d.Rule {
+			case "enum-alias", "output-type-integer", "baseuri-scheme":
+				readings++
+			}
+		}
 		sc := &schemaCheck{cs: v.schema, inst: ToJSONValue(doc.Root), root: doc.Root}
-		if fs := sc.check(); (len(fs) == 0) != want {
+		if fs := sc.check(); (len(fs)+readings == 0) != want {
 			t.Errorf("official valid=%v but %d findings for:\n%s", want, len(fs), truncate(string(text), 3000))
 		}
 		v.Validate(doc)
