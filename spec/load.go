@@ -70,9 +70,8 @@ func Parse(path string, data []byte) (*Document, Diagnostics) {
 		return nil, Diagnostics{{File: path, Line: 1, Col: 1, Severity: Error, Rule: "document-size",
 			Message: fmt.Sprintf("the file is larger than %d MiB; naftiko does not read capability documents that large", MaxFileSize>>20)}}
 	}
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil {
+	root, err := parseTree(data)
+	if err != nil {
 		return nil, Diagnostics{syntaxDiagnostic(path, data, err)}
 	}
 	if at := aliasBomb(&root); at != nil {
@@ -110,6 +109,20 @@ func Parse(path string, data []byte) (*Document, Diagnostics) {
 	}
 	diags = append(diags, applyReadings(doc)...)
 	return doc, diags
+}
+
+// parseTree parses the first YAML document of data into its node tree: in
+// pieces on every core when the document is large (parse_chunks.go), else
+// whole.
+func parseTree(data []byte) (yaml.Node, error) {
+	if len(data) >= chunkFrom {
+		if root, ok := defaultChunker().parse(data); ok {
+			return *root, nil
+		}
+	}
+	var root yaml.Node
+	err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root)
+	return root, err
 }
 
 // aliasBomb returns the alias at which the tree, with every alias expanded,

@@ -1,0 +1,385 @@
+package spec
+
+import (
+	"bytes"
+	"runtime"
+	"sort"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+// yaml.v3 builds a document's node tree on one core, and on a capability of
+// thousands of operations that is most of the time to start. Such a file is
+// a few long block sequences (resources, tools), whose items do not depend
+// on one another. So a large document is parsed in pieces on every core:
+// the text with each long sequence cut down to its first items (the
+// skeleton), and the cut items in chunks, each chunk a block sequence of its
+// own at the same indentation; then the chunks' items are put back into
+// the skeleton's sequence and every line number is moved back to where the
+// line is in the file. yaml.v3 parses every byte; this file only decides
+// where the cuts go, from lines alone.
+//
+// That is exact only where nothing crosses a cut, so anything that could is
+// refused and the document is parsed whole, as any smaller one: a directive
+// or tab-indented line, a keep-chomping block scalar (`|+`: its value takes
+// the blank lines after it), a NUL byte (not UTF-8), an anchor or alias in
+// a chunk, any chunk or skeleton that fails to parse (so errors are always
+// the whole parse's), and a cut whose ends are not where the skeleton says
+// the sequence is and the text after it resumes (which catches a quoted or
+// flow scalar reaching over a cut, and lines inside a block scalar that
+// look like list items). A cut is made only before an item whose previous
+// line is content, never a comment or a blank line, so comments attach to
+// the nodes they attach to in one parse. TestChunkedParseIsTheWholeParse
+// holds the two equal on every file we have and on mutations of them.
+
+// chunkFrom is the file size from which a document is parsed in pieces;
+// below it one parse costs less than the set-up.
+const chunkFrom = 1 << 20
+
+// chunker parses a document in pieces, when that is safe.
+type chunker struct {
+	// minRun is how many items a sequence needs for it to be cut, and
+	// perChunk how many items (at least) a chunk holds; tests lower both.
+	minRun, perChunk int
+	workers          int
+}
+
+func defaultChunker() chunker {
+	return chunker{minRun: 256, perChunk: 256, workers: runtime.GOMAXPROCS(0)}
+}
+
+// line is one line of the text: its byte range, content (without the line
+// break) and indentation.
+type line struct {
+	start, end int // data[start:end] is the line with its break
+	indent     int
+	kind       lineKind
+}
+
+type lineKind uint8
+
+const (
+	lineBlank   lineKind = iota // empty or spaces only
+	lineComment                 // first non-space byte is '#'
+	lineItem                    // "- " or "-" at the indentation
+	lineOther                   // any other content
+)
+
+func splitLines(data []byte) ([]line, bool) {
+	lines := make([]line, 0, bytes.Count(data, []byte{'\n'})+1)
+	for start := 0; start < len(data); {
+		end := bytes.IndexByte(data[start:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += start + 1
+		}
+		content := bytes.TrimRight(data[start:end], "\r\n")
+		i := 0
+		for i < len(content) && content[i] == ' ' {
+			i++
+		}
+		l := line{start: start, end: end, indent: i}
+		rest := content[i:]
+		switch {
+		case len(rest) == 0:
+			l.kind = lineBlank
+		case rest[0] == '\t':
+			return nil, false // tabs are not indentation: leave it to the parser
+		case rest[0] == '#':
+			l.kind = lineComment
+		case rest[0] == '%' && i == 0:
+			return nil, false // a directive: it applies to every piece
+		case rest[0] == '-' && (len(rest) == 1 || rest[1] == ' '):
+			l.kind = lineItem
+		default:
+			l.kind = lineOther
+		}
+		if l.kind != lineBlank && l.kind != lineComment && keepsTrailingBlanks(rest) {
+			return nil, false
+		}
+		lines = append(lines, l)
+		start = end
+	}
+	return lines, true
+}
+
+// keepsTrailingBlanks reports whether a line may open a keep-chomping
+// block scalar, which takes the blank lines after it as its value: a `+`
+// after `|` or `>` anywhere on it (a false alarm only costs the split).
+func keepsTrailingBlanks(s []byte) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if (s[i] == '|' || s[i] == '>') && (s[i+1] == '+' || (i+2 < len(s) && s[i+1] >= '1' && s[i+1] <= '9' && s[i+2] == '+')) {
+			return true
+		}
+	}
+	return false
+}
+
+// run is a long block sequence found in the text: the lines of its items
+// at one indentation.
+type run struct {
+	indent int
+	items  []int // line index of each item
+	last   int   // line index of the last content line of the run
+	next   int   // line index of the first content line after it, or len(lines)
+}
+
+func findRuns(lines []line, minRun int) []run {
+	var runs []run
+	for i := 0; i < len(lines); {
+		if lines[i].kind != lineItem {
+			i++
+			continue
+		}
+		r := run{indent: lines[i].indent, items: []int{i}, last: i}
+		// A comment left of the items may attach to a node outside the
+		// run in one parse and inside a chunk in pieces.
+		outdented := false
+		j := i + 1
+		for ; j < len(lines); j++ {
+			l := lines[j]
+			switch {
+			case l.kind == lineBlank:
+				continue
+			case l.kind == lineComment:
+				outdented = outdented || l.indent < r.indent
+				continue
+			case l.indent > r.indent:
+				r.last = j
+				continue
+			case l.indent == r.indent && l.kind == lineItem:
+				r.items = append(r.items, j)
+				r.last = j
+				continue
+			}
+			break
+		}
+		r.next = j
+		if len(r.items) < minRun || outdented {
+			i++ // a short list: look for long ones inside it
+			continue
+		}
+		runs = append(runs, r)
+		i = j // lists inside this one are cut with its items
+	}
+	return runs
+}
+
+// piece is a part of the text parsed on its own, and the number of the
+// file's line its first line is.
+type piece struct {
+	text      []byte
+	firstLine int
+	root      yaml.Node
+	err       error
+}
+
+// cut is where a run's tail was taken out of the skeleton.
+type cut struct {
+	run        run
+	keep       int // items of the run left in the skeleton
+	chunks     []*piece
+	fromLine   int // first file line cut out (1-based)
+	lines      int // how many lines were cut out
+	seqColumn  int // column the sequence's items start at ("-"), 1-based
+	lastKept   int // file line of the last item kept
+	resumeLine int // file line of the first content after the run, 0 at the end
+}
+
+// parse returns the document's tree and true, or false when the document
+// must be parsed whole.
+func (c chunker) parse(data []byte) (*yaml.Node, bool) {
+	if bytes.IndexByte(data, 0) >= 0 {
+		return nil, false
+	}
+	lines, ok := splitLines(data)
+	if !ok {
+		return nil, false
+	}
+	runs := findRuns(lines, c.minRun)
+	if len(runs) == 0 {
+		return nil, false
+	}
+	var (
+		cuts     []*cut
+		pieces   []*piece
+		skeleton bytes.Buffer
+		from     int // next byte of data the skeleton takes
+	)
+	skeleton.Grow(len(data) / 8)
+	for _, r := range runs {
+		// A cut goes before an item whose previous line is content.
+		clean := func(k int) bool {
+			prev := lines[r.items[k]-1]
+			return prev.kind != lineBlank && prev.kind != lineComment
+		}
+		keep := 1
+		for keep < len(r.items) && !clean(keep) {
+			keep++
+		}
+		if keep >= len(r.items)-1 {
+			continue
+		}
+		ct := &cut{run: r, keep: keep, seqColumn: r.indent + 1}
+		ct.lastKept = r.items[keep-1] + 1
+		ct.fromLine = r.items[keep] + 1
+		ct.lines = r.last + 1 - r.items[keep]
+		if r.next < len(lines) {
+			ct.resumeLine = r.next + 1
+		}
+		for k := keep; k < len(r.items); {
+			end := k + c.perChunk
+			for end < len(r.items) && !clean(end) {
+				end++
+			}
+			endLine := r.last // the last chunk ends at the run's last content line
+			if end < len(r.items) {
+				endLine = r.items[end] - 1
+			} else {
+				end = len(r.items)
+			}
+			p := &piece{text: data[lines[r.items[k]].start:lines[endLine].end], firstLine: r.items[k] + 1}
+			ct.chunks = append(ct.chunks, p)
+			pieces = append(pieces, p)
+			k = end
+		}
+		skeleton.Write(data[from:lines[r.items[keep]].start])
+		from = lines[r.last].end
+		cuts = append(cuts, ct)
+	}
+	if len(cuts) == 0 {
+		return nil, false
+	}
+	skeleton.Write(data[from:])
+	skel := &piece{text: skeleton.Bytes(), firstLine: 1}
+	pieces = append(pieces, skel)
+
+	var (
+		wg   sync.WaitGroup
+		next = make(chan *piece)
+	)
+	for range min(c.workers, len(pieces)) {
+		wg.Go(func() {
+			for p := range next {
+				p.err = yaml.NewDecoder(bytes.NewReader(p.text)).Decode(&p.root)
+			}
+		})
+	}
+	// The skeleton first: it is the largest piece but one.
+	next <- skel
+	for _, p := range pieces[:len(pieces)-1] {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	for _, p := range pieces {
+		if p.err != nil {
+			return nil, false
+		}
+	}
+	return graft(&skel.root, cuts)
+}
+
+// graft puts the chunks' items back into the skeleton and moves every line
+// number to the file's; false when a piece is not what the cut expected.
+func graft(root *yaml.Node, cuts []*cut) (*yaml.Node, bool) {
+	// Skeleton line -> file line: each cut moves what follows it down.
+	type shift struct{ from, by int } // skeleton lines >= from move by `by`
+	shifts := make([]shift, 0, len(cuts))
+	by := 0
+	for _, ct := range cuts {
+		by += ct.lines
+		shifts = append(shifts, shift{from: ct.fromLine - (by - ct.lines), by: by})
+	}
+	fileLine := func(l int) int {
+		i := sort.Search(len(shifts), func(i int) bool { return shifts[i].from > l })
+		if i == 0 {
+			return l
+		}
+		return l + shifts[i-1].by
+	}
+	// Renumber the skeleton, and find each cut's sequence and the node the
+	// text resumes at after it.
+	type found struct {
+		column  int
+		seq     *yaml.Node
+		resumed bool
+	}
+	at := make(map[int]*found, len(cuts)) // by lastKept line
+	resume := make(map[int]*found, len(cuts))
+	for _, ct := range cuts {
+		f := &found{column: ct.seqColumn}
+		at[ct.lastKept] = f
+		if ct.resumeLine > 0 {
+			resume[ct.resumeLine] = f
+		} else {
+			f.resumed = true
+		}
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		n.Line = fileLine(n.Line)
+		if f := resume[n.Line]; f != nil {
+			f.resumed = true
+		}
+		for _, ch := range n.Content {
+			walk(ch)
+		}
+		if n.Kind == yaml.SequenceNode && n.Style&yaml.FlowStyle == 0 && len(n.Content) > 0 {
+			if f := at[n.Content[len(n.Content)-1].Line]; f != nil && f.seq == nil && n.Column == f.column {
+				f.seq = n
+			}
+		}
+	}
+	walk(root)
+	for _, ct := range cuts {
+		f := at[ct.lastKept]
+		if f.seq == nil || !f.resumed || len(f.seq.Content) != ct.keep {
+			return nil, false
+		}
+		seq := f.seq
+		items := ct.run.items[ct.keep:]
+		for _, p := range ct.chunks {
+			if len(p.root.Content) != 1 {
+				return nil, false
+			}
+			s := p.root.Content[0]
+			if s.Kind != yaml.SequenceNode || s.Column != ct.seqColumn || s.Style&yaml.FlowStyle != 0 ||
+				p.root.HeadComment != "" || p.root.FootComment != "" || s.HeadComment != "" || s.FootComment != "" {
+				return nil, false
+			}
+			off := p.firstLine - 1
+			for _, it := range s.Content {
+				if !shiftChunk(it, off) {
+					return nil, false
+				}
+				if len(items) == 0 || it.Line != items[0]+1 {
+					return nil, false
+				}
+				items = items[1:]
+			}
+			seq.Content = append(seq.Content, s.Content...)
+		}
+		if len(items) != 0 {
+			return nil, false
+		}
+	}
+	return root, true
+}
+
+// shiftChunk moves a chunk's nodes to the file's lines; false when the
+// chunk has an anchor or alias, whose meaning may reach past the chunk.
+func shiftChunk(n *yaml.Node, off int) bool {
+	if n.Anchor != "" || n.Kind == yaml.AliasNode {
+		return false
+	}
+	n.Line += off
+	for _, ch := range n.Content {
+		if !shiftChunk(ch, off) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,214 @@
+package spec
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/naftiko/naftiko/spec/spectest"
+	"gopkg.in/yaml.v3"
+)
+
+// sameTree says where two node trees differ, or "".
+func sameTree(a, b *yaml.Node, path string) string {
+	if (a == nil) != (b == nil) {
+		return path + ": one is nil"
+	}
+	if a == nil {
+		return ""
+	}
+	type view struct {
+		Kind                                  yaml.Kind
+		Style                                 yaml.Style
+		Tag, Value, Anchor                    string
+		HeadComment, LineComment, FootComment string
+		Line, Column, Len                     int
+		AliasLine, AliasColumn                int
+	}
+	v := func(n *yaml.Node) view {
+		x := view{n.Kind, n.Style, n.Tag, n.Value, n.Anchor, n.HeadComment, n.LineComment, n.FootComment, n.Line, n.Column, len(n.Content), 0, 0}
+		if n.Alias != nil {
+			x.AliasLine, x.AliasColumn = n.Alias.Line, n.Alias.Column
+		}
+		return x
+	}
+	if va, vb := v(a), v(b); va != vb {
+		return fmt.Sprintf("%s: whole %+v, chunked %+v", path, va, vb)
+	}
+	for i := range a.Content {
+		if d := sameTree(a.Content[i], b.Content[i], fmt.Sprintf("%s/%d", path, i)); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+// The chunked parse gives exactly the whole parse's tree, comments and
+// positions included, or declines; on the files we have, cut into pieces as
+// small as one item, and on variants made to reach over the cuts.
+func TestChunkedParseIsTheWholeParse(t *testing.T) {
+	shared := spectest.SharedDir(t)
+	var files []string
+	for _, g := range []string{
+		filepath.Join(shared, "capabilities", "*.yaml"),
+		filepath.Join(shared, "corpus", "*", "*.yaml"),
+		filepath.Join(shared, "corpus", "*", "*", "*.yaml"),
+		filepath.Join("..", "testdata", "*", "*.yaml"),
+		filepath.Join("..", "capabilities", "*.yaml"),
+		filepath.Join("testdata", "*", "*.yaml"),
+	} {
+		m, _ := filepath.Glob(g)
+		files = append(files, m...)
+	}
+	if len(files) < 300 {
+		t.Fatalf("only %d files", len(files))
+	}
+	cutters := []chunker{
+		{minRun: 2, perChunk: 1, workers: 3},
+		{minRun: 3, perChunk: 2, workers: 2},
+	}
+	compared, chunked := 0, 0
+	check := func(name string, data []byte) bool {
+		t.Helper()
+		cut := false
+		var whole yaml.Node
+		wholeErr := yaml.NewDecoder(bytes.NewReader(data)).Decode(&whole)
+		for _, c := range cutters {
+			compared++
+			got, ok := c.parse(data)
+			if !ok {
+				continue
+			}
+			if wholeErr != nil {
+				t.Errorf("%s: the whole parse fails (%v), the chunked one does not", name, wholeErr)
+				return cut
+			}
+			chunked++
+			cut = true
+			if d := sameTree(&whole, got, ""); d != "" {
+				t.Errorf("%s (%+v): %s", name, c, d)
+				return cut
+			}
+		}
+		return cut
+	}
+	originals := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if check(f, data) {
+			originals++
+		}
+		s := string(data)
+		// Variants with something reaching over the place a cut goes:
+		// quoted and flow scalars left open, block scalars, comments at
+		// every depth, anchors, a list item on its own line.
+		for _, v := range [][2]string{
+			{"\n    - ", "\n    - \"open\n    - "},
+			{"\n    - ", "\n    - 'open\n    - "},
+			{"\n    - ", "\n    - [a,\n    - "},
+			{"\n    - ", "\n    - {a: 1,\n    - "},
+			{"\n  - ", "\n  - x: \"a\n  - b\"\n  - "},
+			{"\n    - ", "\n    # a comment\n    - "},
+			{"\n    - ", "\n# at column one\n    - "},
+			{"\n    - ", "\n\n    - "},
+			{"\n    - ", "\n    -\n      k: v\n    - "},
+			{"\n    - ", "\n    - &a x\n    - *a\n    - "},
+			{"\ninfo:", "\nx-text: |\n    - one\n    - two\n    - three\ninfo:"},
+			{"\ninfo:", "\nx-text: plain\n    - one\n    - two\n    - three\ninfo:"},
+			{"\ninfo:", "\nx-text: |+\n    - one\n    - two\n\n    - three\n\ninfo:"},
+			{"description: ", "description: |\n          - a\n          - b\n          - c\n        x: "},
+		} {
+			if m := strings.Replace(s, v[0], v[1], 2); m != s {
+				check(fmt.Sprintf("%s (mutated %q)", f, v[1]), []byte(m))
+			}
+		}
+	}
+	// Most variants are made to be declined; the files themselves mostly
+	// have lists long enough to cut at these sizes.
+	if originals < len(files)/2 {
+		t.Errorf("only %d of %d files were parsed in pieces", originals, len(files))
+	}
+	t.Logf("%d files (%d parsed in pieces), %d parses compared, %d in pieces", len(files), originals, compared, chunked)
+}
+
+// manyOperations is a capability of n operations, each a consumed resource,
+// a REST route and an MCP tool, with a comment and a blank line here and
+// there as people write them.
+func manyOperations(n int) string {
+	var b strings.Builder
+	b.WriteString("naftiko: 1.0.0-alpha2\ninfo:\n  label: Many\n  description: many operations\ncapability:\n  consumes:\n  - type: http\n    namespace: api\n    baseUri: https://api.example.com\n    resources:\n")
+	for i := range n {
+		if i%50 == 7 {
+			b.WriteString("    # group " + fmt.Sprint(i) + "\n")
+		}
+		fmt.Fprintf(&b, "    - name: r%d\n      path: /r%d/{id}\n      operations:\n      - name: get-r%d\n        method: GET\n        inputParameters:\n        - {name: id, in: path}\n", i, i, i)
+		if i%30 == 3 {
+			b.WriteString("\n")
+		}
+	}
+	b.WriteString("  exposes:\n  - type: rest\n    namespace: rest\n    port: 8080\n    resources:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "    - path: /r%d/{id}\n      name: r%d   # trailing\n      operations:\n      - method: GET\n        call: api.get-r%d\n        description: |\n          Reads r%d.\n          - not a list item\n", i, i, i, i)
+	}
+	b.WriteString("  - type: mcp\n    namespace: mcp\n    port: 9090\n    tools:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "    - name: get-r%d\n      description: \"Reads\n        r%d\"\n      call: api.get-r%d\n", i, i, i)
+	}
+	return b.String()
+}
+
+// A long capability is parsed in pieces with the sizes Parse uses, in
+// either line ending, and gives the whole parse's tree.
+func TestChunkedParseOfALongCapability(t *testing.T) {
+	for _, doc := range []string{manyOperations(1500), strings.ReplaceAll(manyOperations(700), "\n", "\r\n")} {
+		var whole yaml.Node
+		if err := yaml.Unmarshal([]byte(doc), &whole); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := defaultChunker().parse([]byte(doc))
+		if !ok {
+			t.Fatal("the long capability was parsed whole")
+		}
+		if d := sameTree(&whole, got, ""); d != "" {
+			t.Fatal(d)
+		}
+	}
+	// An error anywhere is the whole parse's error, with its line.
+	doc := manyOperations(1500)
+	bad := strings.Replace(doc, "call: api.get-r1200\n", "call: [api.get-r1200\n", 1)
+	parsed, diags := Parse("bad.yaml", []byte(bad))
+	var whole yaml.Node
+	werr := yaml.Unmarshal([]byte(bad), &whole)
+	if parsed != nil || werr == nil || len(diags) != 1 || diags[0] != syntaxDiagnostic("bad.yaml", []byte(bad), werr) || diags[0].Line != 20201 {
+		t.Fatalf("diagnostics %v, whole parse error %v", diags, werr)
+	}
+}
+
+// BenchmarkParseLongCapability parses a 10,000-operation capability (about
+// 9 MB) whole and in pieces.
+func BenchmarkParseLongCapability(b *testing.B) {
+	data := []byte(manyOperations(10000))
+	b.Run("whole", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			var root yaml.Node
+			if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("pieces", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, ok := defaultChunker().parse(data); !ok {
+				b.Fatal("parsed whole")
+			}
+		}
+	})
+}
