@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/santhosh-tekuri/jsonschema/v5"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // schemaJSON is naftiko's own JSON Schema for spec 1.0.0-alpha2. It accepts
@@ -59,9 +59,14 @@ func loadSchema() (*compiledSchema, error) {
 			schemaErr = fmt.Errorf("inline embedded schema: %w", err)
 			return
 		}
+		res, err := jsonschema.UnmarshalJSON(bytes.NewReader(flat))
+		if err != nil {
+			schemaErr = fmt.Errorf("read inlined schema: %w", err)
+			return
+		}
 		c := jsonschema.NewCompiler()
-		c.Draft = jsonschema.Draft2020
-		if err := c.AddResource(SchemaURL, bytes.NewReader(flat)); err != nil {
+		c.DefaultDraft(jsonschema.Draft2020)
+		if err := c.AddResource(SchemaURL, res); err != nil {
 			schemaErr = fmt.Errorf("load embedded schema: %w", err)
 			return
 		}

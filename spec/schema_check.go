@@ -8,7 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v5"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 	"gopkg.in/yaml.v3"
 )
 
@@ -61,28 +64,225 @@ func (sc *schemaCheck) value(ptr string) any {
 
 // check validates the document and returns its findings.
 func (sc *schemaCheck) check() []finding {
-	return dedupeFindings(sc.findings(sc.cs.schema.Validate(sc.inst)))
+	e, err := sc.validate(sc.cs.schema)
+	return dedupeFindings(sc.findings(e, err))
 }
 
-// findings turns what Validate returned into findings.
-func (sc *schemaCheck) findings(err error) []finding {
+// validate checks inst against a compiled schema (the whole one, or a
+// list's item schema) and reads the failures.
+func (sc *schemaCheck) validate(s *jsonschema.Schema) (*schemaFailure, error) {
+	err := s.Validate(sc.inst)
 	if err == nil {
-		return nil
+		return nil, nil
 	}
 	ve, ok := err.(*jsonschema.ValidationError)
 	if !ok {
+		return nil, err
+	}
+	r := failureReader{cs: sc.cs, inst: sc.inst, root: decodeLocation(fragment(s.Location))}
+	return r.read(ve), nil
+}
+
+// schemaFailure is one failure in the validator's error tree, in the terms
+// this file reads it by: where in the schema (a fragment of the embedded
+// schema, ending in the keyword) and where in the document.
+type schemaFailure struct {
+	frag string // keyword location in the schema: "/$defs/McpTool/required"
+	kw   string // the keyword; "" for a node that only groups its causes
+	ptr  string // JSON pointer of the value in the document
+	// noMatch is an anyOf or oneOf that no alternative matched; its
+	// causes are the alternatives' failures, in the schema's order.
+	noMatch bool
+	// matched are the two alternatives of a oneOf that both matched.
+	matched []int
+	kind    jsonschema.ErrorKind
+	causes  []*schemaFailure
+}
+
+// english words the library's messages, for the rare keyword this file
+// has no words of its own for.
+var english = message.NewPrinter(language.English)
+
+func (e *schemaFailure) message() string {
+	if e.kind == nil {
+		return "does not validate"
+	}
+	return e.kind.LocalizedString(english)
+}
+
+// failureReader reads a validation error tree of inst, checked against
+// the schema at root (a fragment of the embedded schema).
+type failureReader struct {
+	cs   *compiledSchema
+	inst any
+	root string
+}
+
+func (r failureReader) read(ve *jsonschema.ValidationError) *schemaFailure {
+	e := &schemaFailure{frag: decodeLocation(fragment(ve.SchemaURL)), kind: ve.ErrorKind}
+	e.ptr = pointerOf(ve.InstanceLocation)
+	switch k := ve.ErrorKind.(type) {
+	case *kind.PropertyNames:
+		return r.propertyNames(ve, k.Property)
+	case *kind.Schema, *kind.Group, *kind.Reference, *kind.AllOf:
+		// Groups: the failures are their causes.
+	case *kind.AnyOf:
+		e.kw, e.noMatch = "anyOf", true
+	case *kind.OneOf:
+		e.kw, e.noMatch, e.matched = "oneOf", len(k.Subschemas) == 0, k.Subschemas
+	case *kind.Not:
+		e.kw = "not"
+	default:
+		if path := ve.ErrorKind.KeywordPath(); len(path) > 0 {
+			for _, tok := range path {
+				e.frag += "/" + escapeToken(tok)
+			}
+			e.kw = path[len(path)-1]
+		}
+	}
+	if e.kw == "anyOf" || e.kw == "oneOf" || e.kw == "not" {
+		e.frag += "/" + e.kw // keywords whose path the library leaves out
+	}
+	e.causes = make([]*schemaFailure, len(ve.Causes))
+	for i, c := range ve.Causes {
+		e.causes[i] = r.read(c)
+	}
+	return e
+}
+
+// propertyNames reads a failed property name. The library (v6.0.3) keeps
+// the object's location in a slice that later siblings overwrite
+// (santhosh-tekuri/jsonschema#258, #269), so the objects are found again
+// from the schema's path instead: each object the propertyNames' schema
+// validates that holds the name gets the name's failures, under the key.
+func (r failureReader) propertyNames(ve *jsonschema.ValidationError, name string) *schemaFailure {
+	group := &schemaFailure{frag: decodeLocation(fragment(ve.SchemaURL)), kind: ve.ErrorKind}
+	roots := r.cs.pathsTo(pointerTokens(r.root))
+	seen := map[string]bool{}
+	for _, path := range r.cs.pathsTo(pointerTokens(parentPtr(group.frag))) {
+		for _, root := range roots {
+			if len(path) < len(root) || !slices.Equal(path[:len(root)], root) {
+				continue
+			}
+			for _, owner := range ownersOf(r.inst, path[len(root):], "", name) {
+				if seen[owner] {
+					continue
+				}
+				seen[owner] = true
+				for _, c := range ve.Causes {
+					f := r.read(c)
+					prefixLocations(f, owner+"/"+escapeToken(name))
+					group.causes = append(group.causes, f)
+				}
+			}
+		}
+	}
+	return group
+}
+
+// pathsTo lists the paths from the schema's root to the schema node at
+// toks, each $defs entry on the way replaced by the places that refer to
+// it.
+func (cs *compiledSchema) pathsTo(toks []string) [][]string {
+	return pathsTo(cs.tree, toks, map[string]bool{})
+}
+
+func pathsTo(tree any, toks []string, following map[string]bool) [][]string {
+	if len(toks) < 2 || toks[0] != "$defs" {
+		return [][]string{toks}
+	}
+	ref := "#/$defs/" + escapeToken(toks[1])
+	if following[ref] {
+		return nil // a cycle: the path it would give is already listed
+	}
+	following[ref] = true
+	defer delete(following, ref)
+	var out [][]string
+	for _, site := range refSites(tree, ref, nil, nil) {
+		for _, p := range pathsTo(tree, site, following) {
+			out = append(out, append(slices.Clip(p), toks[2:]...))
+		}
+	}
+	return out
+}
+
+// ownersOf lists the JSON pointers of the objects in v, below ptr, that a
+// schema reached by the schema path toks could validate, and that hold key.
+// Alternatives and conditions are all followed: a superset, narrowed by
+// the key, which only a failing name can be.
+func ownersOf(v any, toks []string, ptr, key string) []string {
+	if len(toks) == 0 {
+		if m, ok := v.(map[string]any); ok {
+			if _, ok := m[key]; ok {
+				return []string{ptr}
+			}
+		}
+		return nil
+	}
+	switch toks[0] {
+	case "properties":
+		if m, ok := v.(map[string]any); ok && len(toks) > 1 {
+			if c, ok := m[toks[1]]; ok {
+				return ownersOf(c, toks[2:], ptr+"/"+escapeToken(toks[1]), key)
+			}
+		}
+	case "items":
+		var out []string
+		if a, ok := v.([]any); ok {
+			for i, c := range a {
+				out = append(out, ownersOf(c, toks[1:], ptr+"/"+strconv.Itoa(i), key)...)
+			}
+		}
+		return out
+	case "additionalProperties", "patternProperties":
+		skip := 1
+		if toks[0] == "patternProperties" {
+			skip = 2
+		}
+		var out []string
+		if m, ok := v.(map[string]any); ok && len(toks) >= skip {
+			for k, c := range m {
+				out = append(out, ownersOf(c, toks[skip:], ptr+"/"+escapeToken(k), key)...)
+			}
+		}
+		return out
+	case "allOf", "anyOf", "oneOf":
+		if len(toks) > 1 {
+			return ownersOf(v, toks[2:], ptr, key)
+		}
+	case "then", "else", "if":
+		return ownersOf(v, toks[1:], ptr, key)
+	}
+	return nil
+}
+
+func pointerOf(toks []string) string {
+	var b strings.Builder
+	for _, tok := range toks {
+		b.WriteByte('/')
+		b.WriteString(escapeToken(tok))
+	}
+	return b.String()
+}
+
+// findings turns what Validate returned into findings.
+func (sc *schemaCheck) findings(e *schemaFailure, err error) []finding {
+	if err != nil {
 		return []finding{{sev: Error, rule: "schema", msg: err.Error(), at: atObject}}
 	}
-	fs := sc.collect(ve)
+	if e == nil {
+		return nil
+	}
+	fs := sc.collect(e)
 	if len(fs) == 0 {
 		// Every failure was folded into another finding; the verdict must
 		// still show, or --strict would pass a file the schema rejects.
-		leaf := ve
-		for len(leaf.Causes) > 0 {
-			leaf = leaf.Causes[0]
+		leaf := e
+		for len(leaf.causes) > 0 {
+			leaf = leaf.causes[0]
 		}
-		fs = []finding{{ptr: decodeLocation(leaf.InstanceLocation), at: atValue, sev: Error, rule: "schema",
-			msg: "does not conform to the alpha2 schema: " + leaf.Message}}
+		fs = []finding{{ptr: leaf.ptr, at: atValue, sev: Error, rule: "schema",
+			msg: "does not conform to the alpha2 schema: " + leaf.message()}}
 	}
 	return fs
 }
@@ -102,20 +302,18 @@ func dedupeFindings(fs []finding) []finding {
 	return out
 }
 
-func (sc *schemaCheck) collect(e *jsonschema.ValidationError) []finding {
-	if len(e.Causes) == 0 {
+func (sc *schemaCheck) collect(e *schemaFailure) []finding {
+	if len(e.causes) == 0 {
 		return sc.leaf(e)
 	}
-	frag := fragment(e.AbsoluteKeywordLocation)
-	kw := lastToken(frag)
-	if (kw == "oneOf" || kw == "anyOf") && strings.HasSuffix(e.Message, "failed") {
-		if sc.cs.defName(frag) == "Address" {
-			return []finding{sc.addressFinding(decodeLocation(e.InstanceLocation))}
+	if e.noMatch {
+		if sc.cs.defName(e.frag) == "Address" {
+			return []finding{sc.addressFinding(e.ptr)}
 		}
-		return sc.pick(e, frag)
+		return sc.pick(e, e.frag)
 	}
 	var out []finding
-	for _, c := range e.Causes {
+	for _, c := range e.causes {
 		out = append(out, sc.collect(c)...)
 	}
 	return out
@@ -124,8 +322,8 @@ func (sc *schemaCheck) collect(e *jsonschema.ValidationError) []finding {
 // pick chooses the alternative the author most likely meant: one that only
 // fails on tolerated deviations; else the one whose required keys are most
 // present; else the one with the fewest errors.
-func (sc *schemaCheck) pick(e *jsonschema.ValidationError, frag string) []finding {
-	ptr := decodeLocation(e.InstanceLocation)
+func (sc *schemaCheck) pick(e *schemaFailure, frag string) []finding {
+	ptr := e.ptr
 	obj, _ := sc.value(ptr).(map[string]any)
 	branches, _ := jsonAt(sc.cs.tree, frag).([]any)
 
@@ -135,8 +333,8 @@ func (sc *schemaCheck) pick(e *jsonschema.ValidationError, frag string) []findin
 		relevance int
 		missing   []string // when the branch fails only for one missing key
 	}
-	cands := make([]cand, len(e.Causes))
-	for i, c := range e.Causes {
+	cands := make([]cand, len(e.causes))
+	for i, c := range e.causes {
 		fs := sc.collect(c)
 		cd := cand{fs: fs}
 		for _, f := range fs {
@@ -144,7 +342,7 @@ func (sc *schemaCheck) pick(e *jsonschema.ValidationError, frag string) []findin
 				cd.errs++
 			}
 		}
-		if len(branches) == len(e.Causes) {
+		if len(branches) == len(e.causes) {
 			for _, k := range requiredKeys(sc.cs, branches[i]) {
 				if _, ok := obj[k]; ok {
 					cd.relevance++
@@ -227,11 +425,11 @@ func requiredKeys(cs *compiledSchema, branch any) []string {
 }
 
 // leaf classifies a single failed keyword.
-func (sc *schemaCheck) leaf(e *jsonschema.ValidationError) []finding {
-	ptr := decodeLocation(e.InstanceLocation)
-	frag := fragment(e.AbsoluteKeywordLocation)
+func (sc *schemaCheck) leaf(e *schemaFailure) []finding {
+	ptr := e.ptr
+	frag := e.frag
 	def := sc.cs.defName(frag)
-	kw := lastToken(frag)
+	kw := e.kw
 	val := sc.value(ptr)
 
 	switch kw {
@@ -311,13 +509,13 @@ func (sc *schemaCheck) leaf(e *jsonschema.ValidationError) []finding {
 
 	case "oneOf":
 		// More than one alternative matched.
-		return []finding{sc.ambiguousFinding(ptr, frag, e.Message)}
+		return []finding{sc.ambiguousFinding(ptr, frag, e.matched)}
 
 	case "format":
 		return nil // formats are annotations in 2020-12, as in the official schema
 	}
 	return []finding{{ptr: ptr, at: atValue, sev: Error, rule: "schema",
-		msg: fmt.Sprintf("%s: %s", sc.describe(ptr), e.Message)}}
+		msg: fmt.Sprintf("%s: %s", sc.describe(ptr), e.message())}}
 }
 
 // --- classification of each keyword failure ---------------------------------
@@ -599,17 +797,13 @@ func (sc *schemaCheck) notFinding(ptr, frag, def string) finding {
 	return f
 }
 
-var indexesRe = regexp.MustCompile(`indexes (\d+) and (\d+)`)
-
-func (sc *schemaCheck) ambiguousFinding(ptr, frag, message string) finding {
+func (sc *schemaCheck) ambiguousFinding(ptr, frag string, matched []int) finding {
 	f := finding{ptr: ptr, at: atObject, sev: Error, rule: "conflicting-keys",
 		msg: fmt.Sprintf("%s matches more than one form of the schema", sc.describe(ptr))}
-	m := indexesRe.FindStringSubmatch(message)
-	if m == nil {
+	if len(matched) != 2 {
 		return f
 	}
-	i, _ := strconv.Atoi(m[1])
-	j, _ := strconv.Atoi(m[2])
+	i, j := matched[0], matched[1]
 	a := requiredKeys(sc.cs, jsonAt(sc.cs.tree, frag+"/"+strconv.Itoa(i)))
 	b := requiredKeys(sc.cs, jsonAt(sc.cs.tree, frag+"/"+strconv.Itoa(j)))
 	if len(a) > 0 && len(b) > 0 {

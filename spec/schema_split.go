@@ -9,7 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/santhosh-tekuri/jsonschema/v5"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 )
 
@@ -407,11 +407,11 @@ func (sc *schemaCheck) checkSplit(lists []listSplit, items map[string]*jsonschem
 	run := func(n int) {
 		j := jobs[n]
 		if j.list == nil {
-			err := sc.cs.schema.Validate(sc.inst)
-			if ve, ok := err.(*jsonschema.ValidationError); ok {
-				err = pruneEmptied(ve, emptied)
+			e, err := sc.validate(sc.cs.schema)
+			if e != nil && !keepUnemptied(e, emptied) {
+				e = nil
 			}
-			results[n] = sc.findings(err)
+			results[n] = sc.findings(e, err)
 			return
 		}
 		for i := j.from; i < j.to; i++ {
@@ -420,11 +420,11 @@ func (sc *schemaCheck) checkSplit(lists []listSplit, items map[string]*jsonschem
 				v = ToJSONValue(n)
 			}
 			item := &schemaCheck{cs: sc.cs, inst: v, root: sc.root, prefix: j.list.ptr + "/" + strconv.Itoa(i)}
-			err := items[j.list.key].Validate(item.inst)
-			if ve, ok := err.(*jsonschema.ValidationError); ok {
-				prefixLocations(ve, item.prefix)
+			e, err := item.validate(items[j.list.key])
+			if e != nil {
+				prefixLocations(e, item.prefix)
 			}
-			results[n] = append(results[n], item.findings(err)...)
+			results[n] = append(results[n], item.findings(e, err)...)
 			j.list.items[i] = nil // not needed again
 		}
 	}
@@ -445,34 +445,27 @@ func (sc *schemaCheck) checkSplit(lists []listSplit, items map[string]*jsonschem
 	return dedupeFindings(all)
 }
 
-// pruneEmptied drops the skeleton's failures that emptying lists caused
+// keepUnemptied drops the skeleton's failures that emptying lists caused
 // (minItems at an emptied list), and the failures that only wrapped them;
-// nil when nothing else failed.
-func pruneEmptied(e *jsonschema.ValidationError, emptied map[string]bool) error {
-	var keep func(e *jsonschema.ValidationError) bool
-	keep = func(e *jsonschema.ValidationError) bool {
-		if len(e.Causes) == 0 {
-			return !(strings.HasSuffix(e.KeywordLocation, "/minItems") && emptied[decodeLocation(e.InstanceLocation)])
-		}
-		causes := e.Causes[:0]
-		for _, c := range e.Causes {
-			if keep(c) {
-				causes = append(causes, c)
-			}
-		}
-		e.Causes = causes
-		return len(causes) > 0
+// false when nothing else failed.
+func keepUnemptied(e *schemaFailure, emptied map[string]bool) bool {
+	if len(e.causes) == 0 {
+		return !(e.kw == "minItems" && emptied[e.ptr])
 	}
-	if !keep(e) {
-		return nil
+	causes := e.causes[:0]
+	for _, c := range e.causes {
+		if keepUnemptied(c, emptied) {
+			causes = append(causes, c)
+		}
 	}
-	return e
+	e.causes = causes
+	return len(causes) > 0
 }
 
 // prefixLocations makes an item's instance locations the document's.
-func prefixLocations(e *jsonschema.ValidationError, prefix string) {
-	e.InstanceLocation = prefix + e.InstanceLocation
-	for _, c := range e.Causes {
+func prefixLocations(e *schemaFailure, prefix string) {
+	e.ptr = prefix + e.ptr
+	for _, c := range e.causes {
 		prefixLocations(c, prefix)
 	}
 }
