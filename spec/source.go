@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -259,8 +260,10 @@ func scalarValue(n *yaml.Node) any {
 			return i
 		}
 	case "!!float":
+		// JSON has no number for YAML's .inf and .nan: they stay the text
+		// they were written as, and a number's place says it wants one.
 		var f float64
-		if n.Decode(&f) == nil {
+		if n.Decode(&f) == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
 			return f
 		}
 	}
