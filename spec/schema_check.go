@@ -120,7 +120,7 @@ type failureReader struct {
 
 func (r failureReader) read(ve *jsonschema.ValidationError) *schemaFailure {
 	e := &schemaFailure{frag: decodeLocation(fragment(ve.SchemaURL)), kind: ve.ErrorKind}
-	e.ptr = pointerOf(ve.InstanceLocation)
+	e.ptr = tokensPtr(ve.InstanceLocation)
 	switch k := ve.ErrorKind.(type) {
 	case *kind.PropertyNames:
 		return r.propertyNames(ve, k.Property)
@@ -254,15 +254,6 @@ func ownersOf(v any, toks []string, ptr, key string) []string {
 		return ownersOf(v, toks[1:], ptr, key)
 	}
 	return nil
-}
-
-func pointerOf(toks []string) string {
-	var b strings.Builder
-	for _, tok := range toks {
-		b.WriteByte('/')
-		b.WriteString(escapeToken(tok))
-	}
-	return b.String()
 }
 
 // findings turns what Validate returned into findings.
