@@ -21,17 +21,21 @@ import (
 // where the cuts go, from lines alone.
 //
 // That is exact only where nothing crosses a cut, so anything that could is
-// refused and the document is parsed whole, as any smaller one: a directive
-// or tab-indented line, a keep-chomping block scalar (`|+`: its value takes
-// the blank lines after it), a NUL byte (not UTF-8), an anchor or alias in
-// a chunk, any chunk or skeleton that fails to parse (so errors are always
-// the whole parse's), and a cut whose ends are not where the skeleton says
-// the sequence is and the text after it resumes (which catches a quoted or
-// flow scalar reaching over a cut, and lines inside a block scalar that
-// look like list items). A cut is made only before an item whose previous
-// line is content, never a comment or a blank line, so comments attach to
-// the nodes they attach to in one parse. TestChunkedParseIsTheWholeParse
-// holds the two equal on every file we have and on mutations of them.
+// refused and the document is parsed whole, as any smaller one: a NUL byte
+// (not UTF-8), a line break other than LF or CRLF, a directive, a
+// tab-indented line, an explicit key (`? k`), a keep-chomping block scalar
+// (`|+`: its value takes the blank lines after it), a list holding a
+// comment line (yaml.v3 attaches comments by their surroundings, and a
+// document's first node is special), an anchor or alias in a chunk, a
+// chunk nested 1,000 deep, any piece that fails to parse (so errors are
+// always the whole parse's), kept items that do not parse on their own (a
+// flow collection or quote opened in them and closed after the list), and
+// pieces that are not where the cut expected them: the skeleton's sequence,
+// the text after the list, each chunk's items on their lines (which catches
+// list-like lines inside a block or quoted scalar). A cut is made only
+// before an item whose previous line is content. TestChunkedParseIsTheWholeParse
+// holds the two equal on every file we have, on variants of them made to
+// cross the cuts, and on the counterexamples a review found.
 
 // chunkFrom is the file size from which a document is parsed in pieces;
 // below it one parse costs less than the set-up.
@@ -96,13 +100,23 @@ func splitLines(data []byte) ([]line, bool) {
 		default:
 			l.kind = lineOther
 		}
-		if l.kind != lineBlank && l.kind != lineComment && keepsTrailingBlanks(rest) {
+		if l.kind != lineBlank && l.kind != lineComment && (keepsTrailingBlanks(rest) || explicitKey(rest)) {
 			return nil, false
 		}
 		lines = append(lines, l)
 		start = end
 	}
 	return lines, true
+}
+
+// explicitKey reports whether a line, past its list indicators, opens an
+// explicit key (`? k`): an empty value after one takes the position of the
+// token that comes next, which a chunk's end moves.
+func explicitKey(s []byte) bool {
+	for len(s) > 0 && s[0] == '-' && (len(s) == 1 || s[1] == ' ') {
+		s = bytes.TrimLeft(s[1:], " ")
+	}
+	return len(s) > 0 && s[0] == '?' && (len(s) == 1 || s[1] == ' ')
 }
 
 // keepsTrailingBlanks reports whether a line may open a keep-chomping
@@ -122,7 +136,6 @@ func keepsTrailingBlanks(s []byte) bool {
 type run struct {
 	indent int
 	items  []int // line index of each item
-	last   int   // line index of the last content line of the run
 	next   int   // line index of the first content line after it, or len(lines)
 }
 
@@ -133,10 +146,13 @@ func findRuns(lines []line, minRun int) []run {
 			i++
 			continue
 		}
-		r := run{indent: lines[i].indent, items: []int{i}, last: i}
-		// A comment left of the items may attach to a node outside the
-		// run in one parse and inside a chunk in pieces.
-		outdented := false
+		r := run{indent: lines[i].indent, items: []int{i}}
+		// yaml.v3 attaches a comment line by what is around it, and a
+		// document's first node is special: a comment in a list, or right
+		// after it, may attach elsewhere in a chunk than in the whole
+		// document. Such a list is not cut. (A line that only looks like a
+		// comment, inside a block scalar, is refused the same way.)
+		commented := false
 		j := i + 1
 		for ; j < len(lines); j++ {
 			l := lines[j]
@@ -144,20 +160,18 @@ func findRuns(lines []line, minRun int) []run {
 			case l.kind == lineBlank:
 				continue
 			case l.kind == lineComment:
-				outdented = outdented || l.indent < r.indent
+				commented = true
 				continue
 			case l.indent > r.indent:
-				r.last = j
 				continue
 			case l.indent == r.indent && l.kind == lineItem:
 				r.items = append(r.items, j)
-				r.last = j
 				continue
 			}
 			break
 		}
 		r.next = j
-		if len(r.items) < minRun || outdented {
+		if len(r.items) < minRun || commented {
 			i++ // a short list: look for long ones inside it
 			continue
 		}
@@ -186,12 +200,20 @@ type cut struct {
 	seqColumn  int // column the sequence's items start at ("-"), 1-based
 	lastKept   int // file line of the last item kept
 	resumeLine int // file line of the first content after the run, 0 at the end
+	// kept is the kept items parsed on their own: a flow collection or
+	// quoted scalar opened in them and closed only after the list fails
+	// there, where the skeleton might close it with the text after the cut.
+	kept *piece
 }
 
 // parse returns the document's tree and true, or false when the document
 // must be parsed whole.
 func (c chunker) parse(data []byte) (*yaml.Node, bool) {
-	if bytes.IndexByte(data, 0) >= 0 {
+	// yaml.v3 also breaks lines at a lone CR, NEL, LS and PS, which the
+	// line scan below would not count.
+	if bytes.IndexByte(data, 0) >= 0 || bytes.Contains(data, []byte("\u0085")) ||
+		bytes.Contains(data, []byte("\u2028")) || bytes.Contains(data, []byte("\u2029")) ||
+		bytes.Count(data, []byte{'\r'}) != bytes.Count(data, []byte("\r\n")) {
 		return nil, false
 	}
 	lines, ok := splitLines(data)
@@ -225,7 +247,7 @@ func (c chunker) parse(data []byte) (*yaml.Node, bool) {
 		ct := &cut{run: r, keep: keep, seqColumn: r.indent + 1}
 		ct.lastKept = r.items[keep-1] + 1
 		ct.fromLine = r.items[keep] + 1
-		ct.lines = r.last + 1 - r.items[keep]
+		ct.lines = r.next - r.items[keep]
 		if r.next < len(lines) {
 			ct.resumeLine = r.next + 1
 		}
@@ -234,7 +256,9 @@ func (c chunker) parse(data []byte) (*yaml.Node, bool) {
 			for end < len(r.items) && !clean(end) {
 				end++
 			}
-			endLine := r.last // the last chunk ends at the run's last content line
+			// The last chunk takes the blank lines after the list too: a
+			// block scalar may end in lines of spaces that are its value.
+			endLine := r.next - 1
 			if end < len(r.items) {
 				endLine = r.items[end] - 1
 			} else {
@@ -245,8 +269,10 @@ func (c chunker) parse(data []byte) (*yaml.Node, bool) {
 			pieces = append(pieces, p)
 			k = end
 		}
+		ct.kept = &piece{text: data[lines[r.items[0]].start:lines[r.items[keep]].start], firstLine: r.items[0] + 1}
+		pieces = append(pieces, ct.kept)
 		skeleton.Write(data[from:lines[r.items[keep]].start])
-		from = lines[r.last].end
+		from = lines[r.next-1].end
 		cuts = append(cuts, ct)
 	}
 	if len(cuts) == 0 {
@@ -339,6 +365,9 @@ func graft(root *yaml.Node, cuts []*cut) (*yaml.Node, bool) {
 		if f.seq == nil || !f.resumed || len(f.seq.Content) != ct.keep {
 			return nil, false
 		}
+		if k := ct.kept.root.Content; len(k) != 1 || k[0].Kind != yaml.SequenceNode || k[0].Column != ct.seqColumn || len(k[0].Content) != ct.keep {
+			return nil, false
+		}
 		seq := f.seq
 		items := ct.run.items[ct.keep:]
 		for _, p := range ct.chunks {
@@ -352,7 +381,7 @@ func graft(root *yaml.Node, cuts []*cut) (*yaml.Node, bool) {
 			}
 			off := p.firstLine - 1
 			for _, it := range s.Content {
-				if !shiftChunk(it, off) {
+				if !shiftChunk(it, off, 0) {
 					return nil, false
 				}
 				if len(items) == 0 || it.Line != items[0]+1 {
@@ -369,15 +398,21 @@ func graft(root *yaml.Node, cuts []*cut) (*yaml.Node, bool) {
 	return root, true
 }
 
+// chunkDepth is how deep a chunk's items may nest: yaml.v3 refuses a
+// document nested 10,000 deep counting the levels above the list, which a
+// chunk parsed alone does not have.
+const chunkDepth = 1000
+
 // shiftChunk moves a chunk's nodes to the file's lines; false when the
-// chunk has an anchor or alias, whose meaning may reach past the chunk.
-func shiftChunk(n *yaml.Node, off int) bool {
-	if n.Anchor != "" || n.Kind == yaml.AliasNode {
+// chunk has an anchor or alias, whose meaning may reach past the chunk, or
+// nests deeper than chunkDepth.
+func shiftChunk(n *yaml.Node, off, depth int) bool {
+	if n.Anchor != "" || n.Kind == yaml.AliasNode || depth > chunkDepth {
 		return false
 	}
 	n.Line += off
 	for _, ch := range n.Content {
-		if !shiftChunk(ch, off) {
+		if !shiftChunk(ch, off, depth+1) {
 			return false
 		}
 	}
