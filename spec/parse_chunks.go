@@ -59,6 +59,9 @@ type line struct {
 	start, end int // data[start:end] is the line with its break
 	indent     int
 	kind       lineKind
+	// comment: the line may hold a comment (a `#` first, or after a
+	// space or tab), whole or after its content.
+	comment bool
 }
 
 type lineKind uint8
@@ -86,6 +89,7 @@ func splitLines(data []byte) ([]line, bool) {
 		}
 		l := line{start: start, end: end, indent: i}
 		rest := content[i:]
+		l.comment = bytes.HasPrefix(rest, []byte("#")) || bytes.Contains(rest, []byte(" #")) || bytes.Contains(rest, []byte("\t#"))
 		switch {
 		case len(rest) == 0:
 			l.kind = lineBlank
@@ -147,12 +151,13 @@ func findRuns(lines []line, minRun int) []run {
 			continue
 		}
 		r := run{indent: lines[i].indent, items: []int{i}}
-		// yaml.v3 attaches a comment line by what is around it, and a
-		// document's first node is special: a comment in a list, or right
-		// after it, may attach elsewhere in a chunk than in the whole
-		// document. Such a list is not cut. (A line that only looks like a
-		// comment, inside a block scalar, is refused the same way.)
-		commented := false
+		// yaml.v3 attaches a comment by the tokens around it (a line
+		// comment after an empty node goes to the next one), and a
+		// document's first node is special: a comment in a list, right
+		// after it, or right before it may attach elsewhere in a chunk
+		// than in the whole document. Such a list is not cut. (What only
+		// looks like a comment, inside a scalar, is refused the same way.)
+		commented := lines[i].comment || !contentBefore(lines, i)
 		j := i + 1
 		for ; j < len(lines); j++ {
 			l := lines[j]
@@ -162,6 +167,8 @@ func findRuns(lines []line, minRun int) []run {
 			case l.kind == lineComment:
 				commented = true
 				continue
+			case l.comment:
+				commented = true
 			case l.indent > r.indent:
 				continue
 			case l.indent == r.indent && l.kind == lineItem:
@@ -179,6 +186,21 @@ func findRuns(lines []line, minRun int) []run {
 		i = j // lists inside this one are cut with its items
 	}
 	return runs
+}
+
+// contentBefore reports whether the nearest non-blank line before line i
+// is content, not a comment or the start of the document.
+func contentBefore(lines []line, i int) bool {
+	for j := i - 1; j >= 0; j-- {
+		switch lines[j].kind {
+		case lineBlank:
+			continue
+		case lineComment:
+			return false
+		}
+		return true
+	}
+	return false
 }
 
 // piece is a part of the text parsed on its own, and the number of the

@@ -157,6 +157,14 @@ func TestChunkedParseIsTheWholeParse(t *testing.T) {
 		"k:\n- a:\n- b:\n- c:\nz: 1\n",
 		"k:\n  - a:\n  - b:\n  - c:\n\nz: 1\n",
 		"k:\n- a\n- b\n- c:\n",
+		// A second review: comments after empty nodes and before lists.
+		"k:\n- a\n- !t #\n- c\n- d\n",
+		"k:\n  - a\n  - b\n  - !t # x\nz: 1\n",
+		"k:\n- # c\n- a\n- b\n",
+		"k:\n- !t # x\n- a\n- b\n",
+		"# head\n-\n- a\n- b\n",
+		"# head\n- !t\n- a\n- b\n",
+		"-\n- a\n- b\n- c\n",
 	} {
 		check(fmt.Sprintf("review case %d", i), []byte(doc))
 	}
@@ -169,8 +177,8 @@ func TestChunkedParseIsTheWholeParse(t *testing.T) {
 }
 
 // manyOperations is a capability of n operations, each a consumed resource,
-// a REST route and an MCP tool, with line comments, blank lines and
-// multi-line scalars here and there as people write them.
+// a REST route and an MCP tool, with blank lines and multi-line scalars
+// here and there as people write them.
 func manyOperations(n int) string {
 	var b strings.Builder
 	b.WriteString("# A generated capability.\nnaftiko: 1.0.0-alpha2\ninfo:\n  label: Many\n  description: many operations\ncapability:\n  consumes:\n  - type: http\n    namespace: api\n    baseUri: https://api.example.com\n    resources:\n")
@@ -182,7 +190,7 @@ func manyOperations(n int) string {
 	}
 	b.WriteString("  exposes:\n  - type: rest\n    namespace: rest\n    port: 8080\n    resources:\n")
 	for i := range n {
-		fmt.Fprintf(&b, "    - path: /r%d/{id}\n      name: r%d   # trailing\n      operations:\n      - method: GET\n        call: api.get-r%d\n        description: |\n          Reads r%d.\n          - not a list item\n", i, i, i, i)
+		fmt.Fprintf(&b, "    - path: /r%d/{id}\n      name: r%d\n      operations:\n      - method: GET\n        call: api.get-r%d\n        description: |\n          Reads r%d.\n          - not a list item\n", i, i, i, i)
 	}
 	b.WriteString("  - type: mcp\n    namespace: mcp\n    port: 9090\n    tools:\n")
 	for i := range n {
