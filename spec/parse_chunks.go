@@ -53,8 +53,8 @@ func defaultChunker() chunker {
 	return chunker{minRun: 256, perChunk: 256, workers: runtime.GOMAXPROCS(0)}
 }
 
-// line is one line of the text: its byte range, content (without the line
-// break) and indentation.
+// line is one line of the text: its byte range, indentation and what it
+// holds.
 type line struct {
 	start, end int // data[start:end] is the line with its break
 	indent     int
