@@ -51,18 +51,14 @@ func sameTree(a, b *yaml.Node, path string) string {
 // small as one item, and on variants made to reach over the cuts.
 func TestChunkedParseIsTheWholeParse(t *testing.T) {
 	shared := spectest.SharedDir(t)
-	var files []string
-	for _, g := range []string{
+	files := globFiles(t,
 		filepath.Join(shared, "capabilities", "*.yaml"),
 		filepath.Join(shared, "corpus", "*", "*.yaml"),
 		filepath.Join(shared, "corpus", "*", "*", "*.yaml"),
 		filepath.Join("..", "testdata", "*", "*.yaml"),
 		filepath.Join("..", "capabilities", "*.yaml"),
 		filepath.Join("testdata", "*", "*.yaml"),
-	} {
-		m, _ := filepath.Glob(g)
-		files = append(files, m...)
-	}
+	)
 	if len(files) < 300 {
 		t.Fatalf("only %d files", len(files))
 	}

@@ -33,17 +33,13 @@ func TestSchemaAllowsSplit(t *testing.T) {
 // lists cut to a single item and an item made wrong in several ways.
 func TestSplitCheckSaysWhatTheWholeCheckSays(t *testing.T) {
 	shared := spectest.SharedDir(t)
-	var files []string
-	for _, g := range []string{
+	files := globFiles(t,
 		filepath.Join(shared, "capabilities", "*.yaml"),
 		filepath.Join(shared, "corpus", "third-party", "*.yaml"),
 		filepath.Join("..", "testdata", "validate", "*.yaml"),
 		filepath.Join("..", "capabilities", "*.yaml"),
 		filepath.Join("testdata", "*", "*.yaml"),
-	} {
-		m, _ := filepath.Glob(g)
-		files = append(files, m...)
-	}
+	)
 	if len(files) < 300 {
 		t.Fatalf("only %d files", len(files))
 	}
@@ -174,4 +170,18 @@ func TestHoldsForSplitRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want an error about %s", c.name, err, c.want)
 		}
 	}
+}
+
+// globFiles lists the files matching each pattern, in order.
+func globFiles(t *testing.T, patterns ...string) []string {
+	t.Helper()
+	var files []string
+	for _, p := range patterns {
+		m, err := filepath.Glob(p)
+		if err != nil {
+			t.Fatalf("pattern %q: %v", p, err)
+		}
+		files = append(files, m...)
+	}
+	return files
 }
