@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/naftiko/naftiko/spec"
 	"github.com/naftiko/naftiko/spec/spectest"
 )
 
@@ -472,5 +473,57 @@ func TestWorkflowCommandEscaping(t *testing.T) {
 	}
 	if got := escapeProperty("a,b:c%\n"); got != "a%2Cb%3Ac%25%0A" {
 		t.Errorf("escapeProperty: %q", got)
+	}
+}
+
+// messageShape is one pass over the message; its definition is the two
+// replacements below, applied in turn. Both agree on every message the
+// checks write for the corpus, the shared and the test files, and on
+// messages written to trip a scanner (unclosed and nested quotes, digits
+// against quotes, multi-byte text).
+func TestMessageShape(t *testing.T) {
+	quoted := regexp.MustCompile("`[^`]*`|\"[^\"]*\"")
+	digits := regexp.MustCompile(`\d+`)
+	want := func(msg string) string {
+		return digits.ReplaceAllString(quoted.ReplaceAllString(msg, "`…`"), "N")
+	}
+	msgs := []string{
+		"", "`", "\"", "``", "\"\"", "a`b", "a\"b", "`a\"b`c\"", "\"a`b\"c`",
+		"12`x`34", "1\"2\"3", "x99y", "٣ ४ digits outside ASCII 7",
+		"`unclosed then \"closed\" 5", "\"é\" `ü` 0x1F", "line 12:3 `$.a[0]` found \"0\"",
+	}
+	v, err := spec.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := spectest.SharedDir(t)
+	var files []string
+	for _, dir := range []string{filepath.Join(shared, "capabilities"), filepath.Join(shared, "corpus"), "../../testdata/validate"} {
+		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+				files = append(files, p)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range files {
+		ds, err := v.ValidateFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			msgs = append(msgs, d.Message)
+		}
+	}
+	if len(msgs) < 1000 {
+		t.Fatalf("only %d messages from %d files: the test would check little", len(msgs), len(files))
+	}
+	for _, m := range msgs {
+		if got, w := messageShape(m), want(m); got != w {
+			t.Errorf("messageShape(%q) = %q, want %q", m, got, w)
+		}
 	}
 }
