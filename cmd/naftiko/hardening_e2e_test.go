@@ -343,6 +343,30 @@ func TestHardeningOverrideTypos(t *testing.T) {
 	}
 }
 
+// An override naming a block the decoder could not read (its port is not
+// a number) gets that block's diagnostic, not "no such namespace".
+func TestOverrideOfUnreadableBlockGetsItsDiagnostic(t *testing.T) {
+	seed, err := os.ReadFile(seedPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(seed), "port: 8080", "port: eighty", 1)
+	if bad == string(seed) {
+		t.Fatal("the seed has no `port: 8080` to break")
+	}
+	file := filepath.Join(t.TempDir(), "bad-port.yaml")
+	if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(naftikoBin, "run", "--listen", "provider-access-patient-rest=127.0.0.1:0", file)
+	cmd.Env = append(os.Environ(), "CIGNA_API_KEY="+testToken)
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "`port` must be an integer") ||
+		strings.Contains(string(out), "no exposes namespace") {
+		t.Errorf("exit %d, want 1 with the port's diagnostic:\n%s", code, out)
+	}
+}
+
 // MCP tool calls over stdio are audited like any other read of a record.
 func TestHardeningStdioCallsAudited(t *testing.T) {
 	up := newRecordingUpstream(t, fhirJSON)

@@ -142,12 +142,6 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return exitUsage
 		}
 	}
-	// A typo in --upstream would send real traffic to the file's real
-	// upstream; in --listen, bind where the file says.
-	if err := checkOverrides(serve, upstreams.m, listens.m); err != nil {
-		fmt.Fprintln(stderr, "naftiko run:", err)
-		return exitUsage
-	}
 	// The verdict comes before anything starts. Validation lets go of the
 	// YAML trees, so compiling and mounting (the MCP SDK's AddTool
 	// allocates some 70 KB per tool: it decodes each input schema twice)
@@ -166,6 +160,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if v.diags.HasErrors() && !*skipInvalid {
 		fmt.Fprintf(stderr, "naftiko run: %d error(s) in the capability files; nothing was started (see 'naftiko validate' for warnings too, or --skip-invalid to serve the valid files)\n", len(v.diags.Errors()))
 		return exitFailed
+	}
+	// A typo in --upstream would send real traffic to the file's real
+	// upstream; in --listen, bind where the file says. Checked after the
+	// verdict: a block the decoder could not read has no namespace, and
+	// its diagnostic is what to fix.
+	if err := checkOverrides(serve, upstreams.m, listens.m); err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", err)
+		return exitUsage
 	}
 
 	// Metrics are recorded when something serves them: --admin, or a
@@ -324,13 +326,20 @@ func reload(args []string, opts engine.Options, upstreams, listens map[string]st
 		refuse(err.Error())
 		return
 	}
-	if err := checkOverrides(serve, upstreams, listens); err != nil {
-		refuse(err.Error())
-		return
-	}
 	v := validate(docs, parsed)
 	if v.err != nil {
 		refuse(v.err.Error())
+		return
+	}
+	if v.diags.HasErrors() && !skip {
+		for _, d := range v.diags.Errors() {
+			logger.Error("reload: " + d.String())
+		}
+		refuse(fmt.Sprintf("%d error(s) in the capability files", len(v.diags.Errors())))
+		return
+	}
+	if err := checkOverrides(serve, upstreams, listens); err != nil {
+		refuse(err.Error())
 		return
 	}
 	var skipped []admin.Skipped
@@ -341,12 +350,6 @@ func reload(args []string, opts engine.Options, upstreams, listens map[string]st
 			refuse("every file would be skipped")
 			return
 		}
-	case v.diags.HasErrors():
-		for _, d := range v.diags.Errors() {
-			logger.Error("reload: " + d.String())
-		}
-		refuse(fmt.Sprintf("%d error(s) in the capability files", len(v.diags.Errors())))
-		return
 	case err != nil:
 		refuse(err.Error())
 		return
