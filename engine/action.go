@@ -25,12 +25,12 @@ type Action struct {
 	Output *output.Plan
 
 	rest      bool
-	byName    map[string]int // exact name -> slot
-	byKey     map[string]int // spelling-insensitive key -> slot, to refuse near misses
-	wholeBody int            // the slot that takes a REST caller's whole JSON body; -1: none
+	byName    names[int] // exact name -> slot
+	byKey     names[int] // spelling-insensitive key -> slot, to refuse near misses
+	wholeBody int        // the slot that takes a REST caller's whole JSON body; -1: none
 	call      *boundOp
 	steps     *orchestration
-	outputs   map[string]*source // what output templates read, by name
+	outputs   names[*source] // what output templates read, by name
 	// unimplemented: the file gives the operation nothing to do.
 	unimplemented bool
 }
@@ -148,8 +148,7 @@ func (c *compiler) compileAction(as actionSpec) (*Action, error) {
 	}
 	res := spec.ResolveInputs(site)
 
-	a := &Action{Name: as.name, Output: plan, rest: as.rest, wholeBody: -1,
-		byName: map[string]int{}, byKey: map[string]int{}}
+	a := &Action{Name: as.name, Output: plan, rest: as.rest, wholeBody: -1}
 	for i, in := range res.Inputs {
 		slot := Input{Name: in.Name, In: in.In, Type: in.Type, Description: in.Description, Required: in.Required,
 			Constant: in.Constant, pattern: in.Pattern, routeVar: -1}
@@ -160,8 +159,8 @@ func (c *compiler) compileAction(as actionSpec) (*Action, error) {
 			a.wholeBody = i
 		}
 		a.Inputs = append(a.Inputs, slot)
-		a.byName[in.Name] = i
-		a.byKey[spelling(in.Name)] = i
+		a.byName.set(in.Name, i)
+		a.byKey.set(spelling(in.Name), i)
 	}
 	b := &binder{c: c, res: res}
 	if call != nil {
@@ -172,9 +171,8 @@ func (c *compiler) compileAction(as actionSpec) (*Action, error) {
 			return nil, err
 		}
 	}
-	a.outputs = map[string]*source{}
 	for _, ref := range plan.Refs() {
-		a.outputs[ref] = b.feed(len(inv.Steps), res.Feed(len(inv.Steps), ref))
+		a.outputs.set(ref, b.feed(len(inv.Steps), res.Feed(len(inv.Steps), ref)))
 	}
 	if a.call == nil && a.steps == nil && !plan.HasMock() && len(inv.OutputParameters) == 0 {
 		// Nothing to do (validate warns): the operation answers that it is
@@ -270,7 +268,7 @@ func badBody(err error, status int, operation, step string) error {
 // its steps, when it has any).
 func (a *Action) lookup(c *Call, results map[string]any) func(string) (any, bool) {
 	return func(name string) (any, bool) {
-		src := a.outputs[name]
+		src, _ := a.outputs.get(name)
 		if src == nil {
 			return nil, false
 		}

@@ -67,7 +67,7 @@ type Sent struct {
 
 // Value returns the bound value of a slot, by its name.
 func (c *Call) Value(name string) (any, bool) {
-	i, ok := c.action.byName[name]
+	i, ok := c.action.byName.get(name)
 	if !ok || c.values[i] == nil {
 		return nil, false
 	}
@@ -212,9 +212,9 @@ func (a *Action) bindREST(c *Call, r *Request) error {
 // ignored.
 func (a *Action) checkNames(c *Call, names []string, place string) error {
 	for _, name := range names {
-		i, exact := a.byName[name]
+		i, exact := a.byName.get(name)
 		if !exact {
-			if j, near := a.byKey[spelling(name)]; near {
+			if j, near := a.byKey.get(spelling(name)); near {
 				in := &a.Inputs[j]
 				if in.In == "path" {
 					return fault.New(fault.BadInput, "%q in %s would set the path parameter %q, which only the path gives", name, place, in.Name)
@@ -240,7 +240,7 @@ func (a *Action) checkNames(c *Call, names []string, place string) error {
 func (a *Action) bindArguments(c *Call, args map[string]any) error {
 	var unknown []string
 	for name, v := range args {
-		i, ok := a.byName[name]
+		i, ok := a.byName.get(name)
 		if !ok || a.Inputs[i].Constant != nil {
 			unknown = append(unknown, name)
 			continue
@@ -252,10 +252,10 @@ func (a *Action) bindArguments(c *Call, args map[string]any) error {
 	}
 	sort.Strings(unknown)
 	name := unknown[0]
-	if i, ok := a.byName[name]; ok {
+	if i, ok := a.byName.get(name); ok {
 		return fault.New(fault.BadInput, "argument %q is fixed by the capability file and cannot be given", a.Inputs[i].Name)
 	}
-	if j, near := a.byKey[spelling(name)]; near {
+	if j, near := a.byKey.get(spelling(name)); near {
 		return fault.New(fault.BadInput, "unknown argument %q; did you mean %q? Names are matched exactly", name, a.Inputs[j].Name)
 	}
 	return fault.New(fault.BadInput, "unknown argument %q", name)
