@@ -39,6 +39,7 @@ type Server struct {
 	log     *slog.Logger
 	cfg     config
 	tools   map[string]*tool
+	paging  []byte // the schema text of the paging arguments, shared by the tools
 }
 
 type config struct {

@@ -44,10 +44,43 @@ func (s *Server) newTool(t *engine.Tool) *tool {
 		Name:        t.Name,
 		Title:       t.Title,
 		Description: t.Description,
-		InputSchema: inputSchema(inputs, tl.pagingProperties()),
+		InputSchema: s.shareSchema(inputSchema(inputs, tl.pagingProperties())),
 		Annotations: annotations(t),
 	}
 	return tl
+}
+
+// shareSchema keeps the JSON every tool's schema repeats, the properties
+// of the paging arguments (some 450 bytes, 4.5 MB at 10,000 tools), once
+// per server: a schema holding them under their usual names becomes the
+// text around them. Cut out and put back, the bytes are the same whatever
+// the cut matched.
+func (s *Server) shareSchema(full json.RawMessage) any {
+	if s.paging == nil {
+		s.paging = pagingFragment()
+	}
+	i := bytes.Index(full, s.paging)
+	if i < 0 {
+		return full // the file declares _cursor or _select: names of its own
+	}
+	return splitSchema{head: bytes.Clone(full[:i]), shared: s.paging, tail: bytes.Clone(full[i+len(s.paging):])}
+}
+
+// pagingFragment is how inputSchema writes the paging arguments under
+// their usual names: what stands between a tool's own properties.
+func pagingFragment() []byte {
+	tl := &tool{cursorArg: "_cursor", selectArg: "_select"}
+	b, _ := json.Marshal(tl.pagingProperties()) // plain strings: cannot fail
+	return b[1 : len(b)-1]                      // inside the object's braces
+}
+
+// splitSchema is a tool's input schema as its own text around the shared
+// fragment; it marshals to the very bytes inputSchema made.
+type splitSchema struct{ head, shared, tail []byte }
+
+func (s splitSchema) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(s.head)+len(s.shared)+len(s.tail))
+	return append(append(append(b, s.head...), s.shared...), s.tail...), nil
 }
 
 // reserved is name, or a longer one when the file declares name itself.
