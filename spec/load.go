@@ -66,6 +66,14 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // Parse decodes a capability from bytes; path is used in diagnostics only.
 func Parse(path string, data []byte) (*Document, Diagnostics) {
+	return parse(path, data, nil)
+}
+
+// parse is Parse; treeRead, when given, is called with the YAML tree once it
+// is known to be a document naftiko reads and its enum aliases are read,
+// before the model is decoded from it. Nothing after that point changes the
+// tree.
+func parse(path string, data []byte, treeRead func(*yaml.Node)) (*Document, Diagnostics) {
 	if len(data) > MaxFileSize {
 		return nil, Diagnostics{{File: path, Line: 1, Col: 1, Severity: Error, Rule: "document-size",
 			Message: fmt.Sprintf("the file is larger than %d MiB; naftiko does not read capability documents that large", MaxFileSize>>20)}}
@@ -93,6 +101,9 @@ func Parse(path string, data []byte) (*Document, Diagnostics) {
 	}
 	doc := &Document{Path: path, Root: &root, Ikanos: ikanos}
 	diags = append(diags, readEnumAliases(path, &root)...)
+	if treeRead != nil {
+		treeRead(&root)
+	}
 	if err := root.Decode(doc); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {

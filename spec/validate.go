@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Validator checks capability documents: the embedded JSON Schema (naftiko's
@@ -59,8 +60,28 @@ func (v *Validator) ValidateFile(path string) (Diagnostics, error) {
 // ValidateBytes parses and checks a capability; path names it in diagnostics
 // and anchors relative imports.
 func (v *Validator) ValidateBytes(path string, data []byte) Diagnostics {
-	doc, parsed := Parse(path, data)
-	return v.ValidateParsed(doc, parsed)
+	_, ds := v.Load(path, data)
+	return ds
+}
+
+// Load parses and checks a capability: the document and diagnostics that
+// Parse and then ValidateParsed give, in one go. The schema check needs only
+// the YAML tree, so it starts as soon as the tree is read, on the cores
+// that decoding the model, on one, leaves idle. The document keeps its
+// tree, as Parse's does.
+func (v *Validator) Load(path string, data []byte) (*Document, Diagnostics) {
+	var schema chan Diagnostics
+	doc, parsed := parse(path, data, func(root *yaml.Node) {
+		schema = make(chan Diagnostics, 1)
+		tree := &Document{Path: path, Root: root} // what the check reads, apart from the decoder's document
+		go func() { schema <- v.schemaDiagnostics(tree) }()
+	})
+	if doc == nil {
+		// The model could not be read after all (the check, if it began,
+		// ends on its own): the parse diagnostics say why.
+		return nil, v.ValidateParsed(nil, parsed)
+	}
+	return doc, v.validateParsed(doc, parsed, schema)
 }
 
 // ValidateParsed checks what LoadFile or Parse returned (the document, nil
@@ -68,6 +89,12 @@ func (v *Validator) ValidateBytes(path string, data []byte) Diagnostics {
 // decoder could not read is reported once, in the schema's words when the
 // schema says the same.
 func (v *Validator) ValidateParsed(doc *Document, parsed Diagnostics) Diagnostics {
+	return v.validateParsed(doc, parsed, nil)
+}
+
+// validateParsed is ValidateParsed with the schema check's diagnostics to
+// come from schema, when it was started already.
+func (v *Validator) validateParsed(doc *Document, parsed Diagnostics, schema <-chan Diagnostics) Diagnostics {
 	if doc == nil {
 		out := slices.Clone(parsed)
 		for i, d := range out {
@@ -79,7 +106,7 @@ func (v *Validator) ValidateParsed(doc *Document, parsed Diagnostics) Diagnostic
 		out.Sort()
 		return out
 	}
-	ds := v.Validate(doc)
+	ds := v.validate(doc, schema)
 	errLines := map[int]bool{}
 	for _, d := range ds {
 		if d.Severity == Error {
@@ -108,20 +135,35 @@ func (v *Validator) ValidateParsed(doc *Document, parsed Diagnostics) Diagnostic
 // operations the schema check takes most of a second: the rules run beside
 // it. Diagnostics come sorted by position.
 func (v *Validator) Validate(doc *Document) Diagnostics {
-	var ds Diagnostics
-	var wg sync.WaitGroup
-	if doc.Root != nil {
-		wg.Go(func() {
-			for _, f := range v.schemaFindings(doc) {
-				ds = append(ds, v.diagnostic(doc, f))
-			}
-		})
+	return v.validate(doc, nil)
+}
+
+// validate is Validate with the schema check's diagnostics to come from
+// schema, when it was started already.
+func (v *Validator) validate(doc *Document, schema <-chan Diagnostics) Diagnostics {
+	if schema == nil && doc.Root != nil {
+		ch := make(chan Diagnostics, 1)
+		go func() { ch <- v.schemaDiagnostics(doc) }()
+		schema = ch
 	}
 	rules := checkRules(doc)
-	wg.Wait()
+	var ds Diagnostics
+	if schema != nil {
+		ds = <-schema
+	}
 	ds = append(ds, rules...)
 	ds = dedupe(ds)
 	ds.Sort()
+	return ds
+}
+
+// schemaDiagnostics checks doc's tree against the schema; it reads
+// doc.Path and doc.Root only.
+func (v *Validator) schemaDiagnostics(doc *Document) Diagnostics {
+	var ds Diagnostics
+	for _, f := range v.schemaFindings(doc) {
+		ds = append(ds, v.diagnostic(doc, f))
+	}
 	return ds
 }
 

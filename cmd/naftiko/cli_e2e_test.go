@@ -330,3 +330,50 @@ func testdataVariant(t *testing.T, name, old, new string) string {
 	}
 	return file
 }
+
+// run and export refuse a file validate refuses with validate's very
+// diagnostics, and start nothing: an empty file is "empty", not a YAML
+// parser's "EOF".
+func TestCLIRunRefusesWithValidatesWords(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"empty.yaml":  "",
+		"syntax.yaml": "naftiko: [1.0.0\n",
+		"shape.yaml":  "- naftiko\n",
+	}
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := exec.Command(naftikoBin, "validate", "--quiet", path).Output()
+		var want []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, path+":") {
+				want = append(want, l)
+			}
+		}
+		if len(want) == 0 {
+			t.Fatalf("%s: validate reported no error:\n%s", name, out)
+		}
+		for _, args := range [][]string{{"run", path}, {"export", "openapi", path}} {
+			cmd := exec.Command(naftikoBin, args...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 1 {
+				t.Errorf("%s %v: %v, want exit 1", name, args, err)
+			}
+			for _, w := range want {
+				if !strings.Contains(stderr.String(), w+"\n") {
+					t.Errorf("%s %v: stderr lacks validate's %q:\n%s", name, args, w, stderr.String())
+				}
+			}
+			if strings.Contains(stderr.String(), "listening") {
+				t.Errorf("%s %v: something started:\n%s", name, args, stderr.String())
+			}
+		}
+	}
+	if out, _ := exec.Command(naftikoBin, "validate", filepath.Join(dir, "empty.yaml")).Output(); !strings.Contains(string(out), "the file is empty") {
+		t.Errorf("validate of an empty file: %s", out)
+	}
+}

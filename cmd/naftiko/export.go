@@ -42,12 +42,11 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	path := rest[0]
-	docs, parsed, err := loadFiles([]string{path})
+	docs, v, err := loadFiles([]string{path})
 	if err != nil {
 		fmt.Fprintf(stderr, "naftiko export openapi: %v\n", unwrapPath(err))
 		return exitUsage
 	}
-	v := validate(docs, parsed)
 	if v.err != nil {
 		fmt.Fprintf(stderr, "naftiko export openapi: %v\n", v.err)
 		return exitFailed

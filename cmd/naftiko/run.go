@@ -125,10 +125,19 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitUsage
 	}
 
-	docs, parsed, err := loadFiles(files)
+	// The verdict comes before anything starts. Validation lets go of the
+	// YAML trees, so compiling and mounting (the MCP SDK's AddTool
+	// allocates some 70 KB per tool: it decodes each input schema twice)
+	// run beside a small heap: overlapped with validation, the start of a
+	// 10,000-operation file peaked at 650 MiB, in turn at 460 MiB, as fast.
+	docs, v, err := loadFiles(files)
 	if err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitUsage
+	}
+	if v.err != nil {
+		fmt.Fprintln(stderr, "naftiko run:", v.err)
+		return exitFailed
 	}
 	serve, err := servable(paths, files, docs, logger)
 	if err != nil {
@@ -141,16 +150,6 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			fmt.Fprintln(stderr, "naftiko run: --link-key:", err)
 			return exitUsage
 		}
-	}
-	// The verdict comes before anything starts. Validation lets go of the
-	// YAML trees, so compiling and mounting (the MCP SDK's AddTool
-	// allocates some 70 KB per tool: it decodes each input schema twice)
-	// run beside a small heap: overlapped with validation, the start of a
-	// 10,000-operation file peaked at 650 MiB, in turn at 460 MiB, as fast.
-	v := validate(docs, parsed)
-	if v.err != nil {
-		fmt.Fprintln(stderr, "naftiko run:", v.err)
-		return exitFailed
 	}
 	for _, d := range v.diags {
 		if d.Severity == spec.Error {
@@ -316,19 +315,18 @@ func reload(args []string, opts engine.Options, upstreams, listens map[string]st
 		refuse(err.Error())
 		return
 	}
-	docs, parsed, err := loadFiles(files)
+	docs, v, err := loadFiles(files)
 	if err != nil {
 		refuse(err.Error())
+		return
+	}
+	if v.err != nil {
+		refuse(v.err.Error())
 		return
 	}
 	serve, err := servable(args, files, docs, logger)
 	if err != nil {
 		refuse(err.Error())
-		return
-	}
-	v := validate(docs, parsed)
-	if v.err != nil {
-		refuse(v.err.Error())
 		return
 	}
 	if v.diags.HasErrors() && !skip {
@@ -511,50 +509,39 @@ func servable(args, files []string, docs []*spec.Document, logger *slog.Logger) 
 	return out, nil
 }
 
-// loadFiles reads every file; the error is for unreadable input only.
-func loadFiles(files []string) ([]*spec.Document, []spec.Diagnostics, error) {
-	var (
-		docs   []*spec.Document
-		parsed []spec.Diagnostics
-	)
+// loadFiles reads, parses and validates every file: the error is for
+// unreadable input only, validation.err for a validator that could not be
+// built. Each document lets go of its YAML tree once checked: only
+// diagnostics point into it, and they are made (on a large file the tree
+// is most of the heap; the model keeps the positions compile errors give).
+// A nil document is a file that could not be parsed; its diagnostics say
+// why.
+func loadFiles(files []string) ([]*spec.Document, validation, error) {
+	v, err := spec.NewValidator()
+	if err != nil {
+		return nil, validation{err: err}, nil
+	}
+	docs := make([]*spec.Document, 0, len(files))
+	var diags spec.Diagnostics
 	for _, f := range files {
-		doc, ds, err := spec.LoadFile(f)
+		data, err := spec.ReadFile(f)
 		if err != nil {
-			return nil, nil, err
+			return nil, validation{}, err
+		}
+		doc, ds := v.Load(f, data)
+		if doc != nil {
+			doc.Root = nil
 		}
 		docs = append(docs, doc)
-		parsed = append(parsed, ds)
+		diags = append(diags, ds...)
 	}
-	return docs, parsed, nil
+	diags.Sort()
+	return docs, validation{diags: diags}, nil
 }
 
 type validation struct {
 	diags spec.Diagnostics
 	err   error
-}
-
-// validate runs the full validation of loaded files (a nil document is a
-// file that could not be parsed: its load diagnostics say why), and drops
-// each document's YAML tree once checked.
-func validate(docs []*spec.Document, parsed []spec.Diagnostics) validation {
-	v, err := spec.NewValidator()
-	if err != nil {
-		return validation{err: err}
-	}
-	var diags spec.Diagnostics
-	for i, doc := range docs {
-		if doc == nil {
-			diags = append(diags, parsed[i]...)
-			continue
-		}
-		diags = append(diags, v.ValidateParsed(doc, parsed[i])...)
-		// Only diagnostics point into the tree, and they are written: let
-		// it go (on a large file it is most of the heap; the model keeps
-		// the positions compile errors give).
-		doc.Root = nil
-	}
-	diags.Sort()
-	return validation{diags: diags}
 }
 
 // compileAll resolves imports and compiles every document. With
