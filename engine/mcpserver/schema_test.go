@@ -38,7 +38,7 @@ func TestSharedSchemaMarshalsToTheWholeSchema(t *testing.T) {
 		tl := &tool{cursorArg: reserved("_cursor", c.inputs), selectArg: reserved("_select", c.inputs)}
 		full := inputSchema(c.inputs, tl.pagingProperties())
 		got := s.shareSchema(full)
-		split, isSplit := got.(splitSchema)
+		split, isSplit := got.(*splitSchema)
 		if isSplit != c.shared {
 			t.Errorf("%s: shared %v, want %v", name, isSplit, c.shared)
 		}

@@ -63,7 +63,9 @@ func (s *Server) shareSchema(full json.RawMessage) any {
 	if i < 0 {
 		return full // the file declares _cursor or _select: names of its own
 	}
-	return splitSchema{head: bytes.Clone(full[:i]), shared: s.paging, tail: bytes.Clone(full[i+len(s.paging):])}
+	own := make([]byte, 0, len(full)-len(s.paging))
+	own = append(append(own, full[:i]...), full[i+len(s.paging):]...)
+	return &splitSchema{own: own, cut: i, shared: s.paging}
 }
 
 // pagingFragment is how inputSchema writes the paging arguments under
@@ -74,13 +76,17 @@ func pagingFragment() []byte {
 	return b[1 : len(b)-1]                      // inside the object's braces
 }
 
-// splitSchema is a tool's input schema as its own text around the shared
-// fragment; it marshals to the very bytes inputSchema made.
-type splitSchema struct{ head, shared, tail []byte }
+// splitSchema is a tool's input schema as its own text, with the shared
+// fragment cut out at cut; it marshals to the very bytes inputSchema made.
+type splitSchema struct {
+	own    []byte
+	cut    int
+	shared []byte
+}
 
-func (s splitSchema) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(s.head)+len(s.shared)+len(s.tail))
-	return append(append(append(b, s.head...), s.shared...), s.tail...), nil
+func (s *splitSchema) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(s.own)+len(s.shared))
+	return append(append(append(b, s.own[:s.cut]...), s.shared...), s.own[s.cut:]...), nil
 }
 
 // reserved is name, or a longer one when the file declares name itself.
