@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -58,6 +59,24 @@ func TestLoadSaysWhatParseThenValidateSays(t *testing.T) {
 				t.Errorf("%s (split from %d): Load's document differs from Parse's", name, v.splitFrom)
 			}
 		}
+	}
+}
+
+// A schema that could not be compiled, which NewValidator no longer waits
+// for, is every check's error, never a valid verdict.
+func TestSchemaThatFailedIsEveryChecksError(t *testing.T) {
+	v := &Validator{schema: func() (*compiledSchema, error) { return nil, errors.New("compile embedded schema: boom") }, splitFrom: splitFrom}
+	data, err := os.ReadFile(filepath.Join("..", "capabilities", "provider-access-patient.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := v.ValidateBytes("seed.yaml", data)
+	var found bool
+	for _, d := range ds {
+		found = found || d.Severity == Error && d.Rule == "schema" && strings.Contains(d.Message, "boom")
+	}
+	if !found || !ds.HasErrors() {
+		t.Errorf("want the compile's error as an error diagnostic, got\n%s", render(ds))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -44,10 +45,21 @@ var (
 	schemaOnce sync.Once
 	schemaVal  *compiledSchema
 	schemaErr  error
+	schemaDone atomic.Bool // schemaOnce's function has returned
 )
+
+// schemaCompiled reports, without waiting, whether the schema's compile has
+// ended, and how.
+func schemaCompiled() (bool, error) {
+	if !schemaDone.Load() {
+		return false, nil
+	}
+	return true, schemaErr
+}
 
 func loadSchema() (*compiledSchema, error) {
 	schemaOnce.Do(func() {
+		defer schemaDone.Store(true)
 		var doc map[string]any
 		if err := json.Unmarshal(schemaJSON, &doc); err != nil {
 			schemaErr = fmt.Errorf("read embedded schema: %w", err)

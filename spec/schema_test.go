@@ -134,7 +134,7 @@ func TestSchemaAgreesWithOfficialOnCorpus(t *testing.T) {
 			}
 		}
 		// Strict mode: a file the official schema rejects has diagnostics.
-		sc := &schemaCheck{cs: v.schema, inst: inst, root: doc.Root}
+		sc := &schemaCheck{cs: mustCS(t, v), inst: inst, root: doc.Root}
 		if fs := sc.check(); (len(fs) == 0) != want {
 			t.Errorf("%s: official valid=%v but %d schema findings", filepath.Base(path), want, len(fs))
 		}
@@ -185,7 +185,7 @@ func TestSchemaAgreesWithOfficialOnMutations(t *testing.T) {
 			mutate(rng, inst)
 		}
 		want := official.Validate(inst) == nil
-		got := v.schema.schema.Validate(inst) == nil
+		got := mustCS(t, v).schema.Validate(inst) == nil
 		if !want {
 			failing++
 		}
@@ -216,7 +216,7 @@ func TestSchemaAgreesWithOfficialOnMutations(t *testing.T) {
 				readings++
 			}
 		}
-		sc := &schemaCheck{cs: v.schema, inst: ToJSONValue(doc.Root), root: doc.Root}
+		sc := &schemaCheck{cs: mustCS(t, v), inst: ToJSONValue(doc.Root), root: doc.Root}
 		if fs := sc.check(); (len(fs)+readings == 0) != want {
 			t.Errorf("official valid=%v but %d findings for:\n%s", want, len(fs), truncate(string(text), 3000))
 		}
@@ -381,4 +381,14 @@ capability:
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// mustCS is v's compiled schema, waited for.
+func mustCS(t testing.TB, v *Validator) *compiledSchema {
+	t.Helper()
+	cs, err := v.schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }

@@ -21,20 +21,25 @@ import (
 //
 // A Validator is safe for concurrent use.
 type Validator struct {
-	schema *compiledSchema
+	// schema waits for the embedded schema, compiled once per process.
+	schema func() (*compiledSchema, error)
 	// splitFrom is how many list items a document needs to be checked in
 	// pieces (schema_split.go); tests lower it to hold the two ways equal.
 	splitFrom int
 }
 
-// NewValidator returns a validator. The schema is compiled once per process;
-// later calls are cheap.
+// NewValidator returns a validator. The schema is compiled once per
+// process, from the first call on and in the background (it takes tens of
+// milliseconds, about what parsing a file of 1,000 operations does): a
+// check waits for it, parsing and decoding do not. The error is that of a
+// compile that has already failed; one that fails later is every check's
+// error diagnostic.
 func NewValidator() (*Validator, error) {
-	cs, err := loadSchema()
-	if err != nil {
+	if done, err := schemaCompiled(); done && err != nil {
 		return nil, err
 	}
-	return &Validator{schema: cs, splitFrom: splitFrom}, nil
+	go loadSchema()
+	return &Validator{schema: loadSchema, splitFrom: splitFrom}, nil
 }
 
 // ValidateFile reads and checks one capability file with a shared validator.
@@ -170,13 +175,17 @@ func (v *Validator) schemaDiagnostics(doc *Document) Diagnostics {
 // schemaFindings checks the document against the schema, in pieces when it
 // is large.
 func (v *Validator) schemaFindings(doc *Document) []finding {
+	cs, err := v.schema()
+	if err != nil {
+		return []finding{{sev: Error, rule: "schema", msg: err.Error(), at: atObject}}
+	}
 	inst, held := skeletonJSON(doc.Root)
-	sc := &schemaCheck{cs: v.schema, inst: inst, root: doc.Root}
+	sc := &schemaCheck{cs: cs, inst: inst, root: doc.Root}
 	if lists, total := findLists(inst, held); total >= v.splitFrom {
 		// Without item schemas the schema no longer allows an exact split
 		// (TestSchemaAllowsSplit says why): then the document is checked
 		// whole.
-		if items, err := v.schema.itemSchemas(); err == nil {
+		if items, err := cs.itemSchemas(); err == nil {
 			for _, l := range lists {
 				if _, ok := held[l.ptr]; !ok {
 					emptyList(inst, l.ptr) // a list a merge key brought in
