@@ -7,8 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/naftiko/naftiko/spec/spectest"
 )
 
 // Load, whose schema check runs beside decoding, gives the document and the
@@ -16,16 +14,7 @@ import (
 // have (checked whole and, on a second validator, in pieces as large files
 // are) and on input that stops at each step of the parse.
 func TestLoadSaysWhatParseThenValidateSays(t *testing.T) {
-	shared := spectest.SharedDir(t)
-	files := globFiles(t,
-		filepath.Join(shared, "capabilities", "*.yaml"),
-		filepath.Join(shared, "corpus", "third-party", "*.yaml"),
-		filepath.Join("..", "testdata", "validate", "*.yaml"),
-		filepath.Join("..", "capabilities", "*.yaml"),
-	)
-	if len(files) < 300 {
-		t.Fatalf("only %d files", len(files))
-	}
+	files := validatedFiles(t)
 	inputs := map[string][]byte{
 		"empty":       nil,
 		"syntax":      []byte("naftiko: [1.0.0\n"),
