@@ -162,7 +162,6 @@ func TestHoldsForSplitRefuses(t *testing.T) {
 	}
 }
 
-// globFiles lists the files matching each pattern, in order.
 // validatedFiles lists every real, third-party and test capability file:
 // what the tests holding two ways of validating equal compare them on.
 func validatedFiles(t *testing.T) []string {
@@ -181,6 +180,7 @@ func validatedFiles(t *testing.T) []string {
 	return files
 }
 
+// globFiles lists the files matching each pattern, in order.
 func globFiles(t *testing.T, patterns ...string) []string {
 	t.Helper()
 	var files []string

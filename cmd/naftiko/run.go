@@ -129,7 +129,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// YAML trees, so compiling and mounting (the MCP SDK's AddTool
 	// allocates some 70 KB per tool: it decodes each input schema twice)
 	// run beside a small heap: overlapped with validation, the start of a
-	// 10,000-operation file peaked at 650 MiB, in turn at 460 MiB, as fast.
+	// 10,000-operation file peaked at 650 MiB, in turn at 460 MiB, as fast
+	// (at 1,000 operations the overlap was about 10 ms faster).
 	docs, v, err := loadFiles(files)
 	if err != nil {
 		fmt.Fprintln(stderr, "naftiko run:", err)
