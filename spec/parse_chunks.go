@@ -208,8 +208,12 @@ func contentBefore(lines []line, i int) bool {
 type piece struct {
 	text      []byte
 	firstLine int
-	root      yaml.Node
-	err       error
+	// from and items say which of its run's items a chunk holds: items
+	// are their line indexes, from the index of the first in the run.
+	from  int
+	items []int
+	root  yaml.Node
+	err   error
 }
 
 // cut is where a run's tail was taken out of the skeleton.
@@ -228,9 +232,55 @@ type cut struct {
 	kept *piece
 }
 
+// chunkPlan is where a document is cut, and the pieces it is cut into.
+type chunkPlan struct {
+	cuts []*cut
+	skel *piece
+	// pieces are every piece: the chunks and kept items of each cut, then
+	// the skeleton.
+	pieces []*piece
+}
+
 // parse returns the document's tree and true, or false when the document
 // must be parsed whole.
 func (c chunker) parse(data []byte) (*yaml.Node, bool) {
+	pl, ok := c.plan(data)
+	if !ok {
+		return nil, false
+	}
+	var (
+		wg   sync.WaitGroup
+		next = make(chan *piece)
+	)
+	for range min(c.workers, len(pl.pieces)) {
+		wg.Go(func() {
+			for p := range next {
+				p.parse()
+			}
+		})
+	}
+	// The skeleton first: it is the largest piece but one.
+	next <- pl.skel
+	for _, p := range pl.pieces[:len(pl.pieces)-1] {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	for _, p := range pl.pieces {
+		if p.err != nil {
+			return nil, false
+		}
+	}
+	return graft(&pl.skel.root, pl.cuts)
+}
+
+func (p *piece) parse() {
+	p.err = yaml.NewDecoder(bytes.NewReader(p.text)).Decode(&p.root)
+}
+
+// plan decides where data is cut, from its lines alone; false when it is
+// not cut.
+func (c chunker) plan(data []byte) (*chunkPlan, bool) {
 	// yaml.v3 also breaks lines at a lone CR, NEL, LS and PS, which the
 	// line scan below would not count.
 	if bytes.IndexByte(data, 0) >= 0 || bytes.Contains(data, []byte("\u0085")) ||
@@ -247,8 +297,7 @@ func (c chunker) parse(data []byte) (*yaml.Node, bool) {
 		return nil, false
 	}
 	var (
-		cuts     []*cut
-		pieces   []*piece
+		pl       chunkPlan
 		skeleton bytes.Buffer
 		from     int // next byte of data the skeleton takes
 	)
@@ -286,53 +335,50 @@ func (c chunker) parse(data []byte) (*yaml.Node, bool) {
 			} else {
 				end = len(r.items)
 			}
-			p := &piece{text: data[lines[r.items[k]].start:lines[endLine].end], firstLine: r.items[k] + 1}
+			p := &piece{text: data[lines[r.items[k]].start:lines[endLine].end], firstLine: r.items[k] + 1,
+				from: k, items: r.items[k:end]}
 			ct.chunks = append(ct.chunks, p)
-			pieces = append(pieces, p)
+			pl.pieces = append(pl.pieces, p)
 			k = end
 		}
 		ct.kept = &piece{text: data[lines[r.items[0]].start:lines[r.items[keep]].start], firstLine: r.items[0] + 1}
-		pieces = append(pieces, ct.kept)
+		pl.pieces = append(pl.pieces, ct.kept)
 		skeleton.Write(data[from:lines[r.items[keep]].start])
 		from = lines[r.next-1].end
-		cuts = append(cuts, ct)
+		pl.cuts = append(pl.cuts, ct)
 	}
-	if len(cuts) == 0 {
+	if len(pl.cuts) == 0 {
 		return nil, false
 	}
 	skeleton.Write(data[from:])
-	skel := &piece{text: skeleton.Bytes(), firstLine: 1}
-	pieces = append(pieces, skel)
-
-	var (
-		wg   sync.WaitGroup
-		next = make(chan *piece)
-	)
-	for range min(c.workers, len(pieces)) {
-		wg.Go(func() {
-			for p := range next {
-				p.err = yaml.NewDecoder(bytes.NewReader(p.text)).Decode(&p.root)
-			}
-		})
-	}
-	// The skeleton first: it is the largest piece but one.
-	next <- skel
-	for _, p := range pieces[:len(pieces)-1] {
-		next <- p
-	}
-	close(next)
-	wg.Wait()
-	for _, p := range pieces {
-		if p.err != nil {
-			return nil, false
-		}
-	}
-	return graft(&skel.root, cuts)
+	pl.skel = &piece{text: skeleton.Bytes(), firstLine: 1}
+	pl.pieces = append(pl.pieces, pl.skel)
+	return &pl, true
 }
 
 // graft puts the chunks' items back into the skeleton and moves every line
 // number to the file's; false when a piece is not what the cut expected.
 func graft(root *yaml.Node, cuts []*cut) (*yaml.Node, bool) {
+	seqs, ok := locate(root, cuts)
+	if !ok {
+		return nil, false
+	}
+	for i, ct := range cuts {
+		for _, p := range ct.chunks {
+			s, ok := p.chunkItems(ct)
+			if !ok {
+				return nil, false
+			}
+			seqs[i].Content = append(seqs[i].Content, s.Content...)
+		}
+	}
+	return root, true
+}
+
+// locate moves the skeleton's line numbers to the file's and finds each
+// cut's sequence in it (parsed kept items included); false when the
+// skeleton is not what the cuts expected.
+func locate(root *yaml.Node, cuts []*cut) ([]*yaml.Node, bool) {
 	// Skeleton line -> file line: each cut moves what follows it down.
 	type shift struct{ from, by int } // skeleton lines >= from move by `by`
 	shifts := make([]shift, 0, len(cuts))
@@ -382,7 +428,8 @@ func graft(root *yaml.Node, cuts []*cut) (*yaml.Node, bool) {
 		}
 	}
 	walk(root)
-	for _, ct := range cuts {
+	seqs := make([]*yaml.Node, len(cuts))
+	for i, ct := range cuts {
 		f := at[ct.lastKept]
 		if f.seq == nil || !f.resumed || len(f.seq.Content) != ct.keep {
 			return nil, false
@@ -390,34 +437,31 @@ func graft(root *yaml.Node, cuts []*cut) (*yaml.Node, bool) {
 		if k := ct.kept.root.Content; len(k) != 1 || k[0].Kind != yaml.SequenceNode || k[0].Column != ct.seqColumn || len(k[0].Content) != ct.keep {
 			return nil, false
 		}
-		seq := f.seq
-		items := ct.run.items[ct.keep:]
-		for _, p := range ct.chunks {
-			if len(p.root.Content) != 1 {
-				return nil, false
-			}
-			s := p.root.Content[0]
-			if s.Kind != yaml.SequenceNode || s.Column != ct.seqColumn || s.Style&yaml.FlowStyle != 0 ||
-				p.root.HeadComment != "" || p.root.FootComment != "" || s.HeadComment != "" || s.FootComment != "" {
-				return nil, false
-			}
-			off := p.firstLine - 1
-			for _, it := range s.Content {
-				if !shiftChunk(it, off, 0) {
-					return nil, false
-				}
-				if len(items) == 0 || it.Line != items[0]+1 {
-					return nil, false
-				}
-				items = items[1:]
-			}
-			seq.Content = append(seq.Content, s.Content...)
-		}
-		if len(items) != 0 {
+		seqs[i] = f.seq
+	}
+	return seqs, true
+}
+
+// chunkItems checks a parsed chunk of ct and moves its nodes to the file's
+// lines: its sequence, holding the items it was cut to hold, or false.
+func (p *piece) chunkItems(ct *cut) (*yaml.Node, bool) {
+	if len(p.root.Content) != 1 {
+		return nil, false
+	}
+	s := p.root.Content[0]
+	if s.Kind != yaml.SequenceNode || s.Column != ct.seqColumn || s.Style&yaml.FlowStyle != 0 ||
+		p.root.HeadComment != "" || p.root.FootComment != "" || s.HeadComment != "" || s.FootComment != "" ||
+		len(s.Content) != len(p.items) {
+		return nil, false
+	}
+	off := p.firstLine - 1
+	for j, it := range s.Content {
+		if !shiftChunk(it, off, 0) || it.Line != p.items[j]+1 {
 			return nil, false
 		}
 	}
-	return root, true
+	s.Line += off
+	return s, true
 }
 
 // chunkDepth is how deep a chunk's items may nest: yaml.v3 refuses a
