@@ -17,6 +17,9 @@ type Document struct {
 	Path string `yaml:"-"`
 	// Root is the parsed YAML, kept for diagnostics that point into it.
 	Root *yaml.Node `yaml:"-"`
+	// pieces is, for a document loaded in pieces, what the checks read
+	// from the trees it did not keep (texts.go).
+	pieces *pieceTexts
 	// Ikanos is the Ikanos version the file was written in ("" for a
 	// naftiko document); its tree is read as alpha2 (ikanos.go).
 	Ikanos string `yaml:"-"`

@@ -214,6 +214,13 @@ func foldEnum(s string) string {
 // each with a warning: one obvious reading, read the same by the schema,
 // validate's rules and run.
 func readEnumAliases(path string, n *yaml.Node) Diagnostics {
+	return readEnumAliasesAt(path, n, 0)
+}
+
+// readEnumAliasesAt is readEnumAliases for the tree n at depth in a
+// document, outside outputParameters and the free-form keys: one item of a
+// list read in pieces.
+func readEnumAliasesAt(path string, n *yaml.Node, depth int) Diagnostics {
 	var ds Diagnostics
 	// output is true below `outputParameters`, whose types have no
 	// `integer`: an integer there is read as a number.
@@ -270,7 +277,7 @@ func readEnumAliases(path string, n *yaml.Node) Diagnostics {
 			}
 		}
 	}
-	walk(n, 0, false)
+	walk(n, depth, false)
 	return ds
 }
 
@@ -298,40 +305,36 @@ func (r *reader) declareEnvBindKeys() {
 	if len(binds) == 0 || r.doc.Root == nil {
 		return
 	}
-	var walk func(n *yaml.Node, depth int)
-	walk = func(n *yaml.Node, depth int) {
-		if n == nil || depth > 200 {
-			return
-		}
-		if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "{{") {
-			for _, ph := range ScanPlaceholders(n.Value, false) {
-				b := binds[ph.Namespace()]
-				if b == nil || !screamingName.MatchString(ph.Key()) {
-					continue
-				}
-				if _, ok := b.Keys.Get(ph.Key()); ok {
-					continue
-				}
-				var declared []string
-				for _, kv := range b.Keys {
-					declared = append(declared, kv.Key)
-				}
-				if suggest(ph.Key(), declared) != "" {
-					continue // a misspelt key: two readings (bind-unknown-variable)
-				}
-				key := ph.Key()
-				p := Pos{Line: n.Line, Col: n.Column}
-				r.warn(p, "bind-variable-inferred",
-					"`{{%s}}`: bind namespace `%s` declares no variable `%s`; naftiko reads it from the environment variable %s, as the bind's other keys are: declare it under the bind's `keys` (`%s: %s`)",
-					ph.Name, ph.Namespace(), key, key, key, key)
-				b.Keys = append(b.Keys, KV{Src: Src{Pos: p}, Key: key, Value: key})
+	read := func(value string, p Pos) {
+		for _, ph := range ScanPlaceholders(value, false) {
+			b := binds[ph.Namespace()]
+			if b == nil || !screamingName.MatchString(ph.Key()) {
+				continue
 			}
-		}
-		for _, c := range n.Content {
-			walk(c, depth+1)
+			if _, ok := b.Keys.Get(ph.Key()); ok {
+				continue
+			}
+			var declared []string
+			for _, kv := range b.Keys {
+				declared = append(declared, kv.Key)
+			}
+			if suggest(ph.Key(), declared) != "" {
+				continue // a misspelt key: two readings (bind-unknown-variable)
+			}
+			key := ph.Key()
+			r.warn(p, "bind-variable-inferred",
+				"`{{%s}}`: bind namespace `%s` declares no variable `%s`; naftiko reads it from the environment variable %s, as the bind's other keys are: declare it under the bind's `keys` (`%s: %s`)",
+				ph.Name, ph.Namespace(), key, key, key, key)
+			b.Keys = append(b.Keys, KV{Src: Src{Pos: p}, Key: key, Value: key})
 		}
 	}
-	walk(r.doc.Root, 0)
+	if t := r.doc.pieces; t != nil {
+		for _, s := range t.templates {
+			read(s.value, s.pos)
+		}
+		return
+	}
+	walkTemplates(r.doc.Root, 0, func(n *yaml.Node) { read(n.Value, posOf(n)) })
 }
 
 // schemedBaseURI returns the https URL a scheme-less baseUri that starts

@@ -254,7 +254,7 @@ func (c *checker) resolveImport(cs *Consumes, ns *consumedNS, cache map[string]*
 		cache[p] = imported
 		if imported != nil {
 			// The shared file's templates read this file's variables.
-			c.walkStrings(imported.Root, nil, func(n *yaml.Node, path []string) {
+			walkStrings(imported.Root, nil, func(n *yaml.Node, path []string) {
 				for _, ph := range ScanPlaceholders(n.Value, true) {
 					c.markUsed(ph)
 				}

@@ -112,15 +112,21 @@ func (c *checker) markUsed(ph Placeholder) {
 func (c *checker) checkVariables() {
 	// Every string of the document: qualified names are checked wherever
 	// they appear; every reference counts as a use.
-	c.walkStrings(c.doc.Root, nil, func(n *yaml.Node, path []string) {
-		singles := len(path) > 0 && (path[len(path)-1] == "baseUri" || path[len(path)-1] == "path")
-		for _, ph := range ScanPlaceholders(n.Value, singles) {
+	read := func(s bracedText) {
+		for _, ph := range ScanPlaceholders(s.value, s.singles) {
 			c.markUsed(ph)
 			if ph.Double && ph.Namespace() != "" {
-				c.checkQualified(ph, posOf(n), isStartupPath(path))
+				c.checkQualified(ph, s.pos, s.startup)
 			}
 		}
-	})
+	}
+	if t := c.doc.pieces; t != nil {
+		for _, s := range t.braced {
+			read(s)
+		}
+	} else {
+		walkStrings(c.doc.Root, nil, func(n *yaml.Node, path []string) { read(bracedOf(n, path)) })
+	}
 	// Consumed parameters read from the environment use the variable too.
 	for _, cs := range c.allConsumes() {
 		each := func(ps []ConsumedParam) {
@@ -166,31 +172,11 @@ func (c *checker) checkVariables() {
 
 // bareNames finds scalar values that are exactly a bind variable's name.
 func (c *checker) bareNames() map[string]Pos {
-	out := map[string]Pos{}
-	var walk func(n *yaml.Node, inBinds bool)
-	walk = func(n *yaml.Node, inBinds bool) {
-		n = resolveAlias(n)
-		if n == nil {
-			return
-		}
-		switch n.Kind {
-		case yaml.DocumentNode, yaml.SequenceNode:
-			for _, ch := range n.Content {
-				walk(ch, inBinds)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				walk(n.Content[i+1], inBinds || n.Content[i].Value == "binds")
-			}
-		case yaml.ScalarNode:
-			if !inBinds && c.bindKeys[n.Value] {
-				if _, seen := out[n.Value]; !seen {
-					out[n.Value] = posOf(n)
-				}
-			}
-		}
+	if t := c.doc.pieces; t != nil {
+		return t.bare
 	}
-	walk(c.doc.Root, false)
+	out := map[string]Pos{}
+	walkBare(c.doc.Root, false, func(v string) bool { return c.bindKeys[v] }, out)
 	return out
 }
 
@@ -240,28 +226,6 @@ func (c *checker) checkQualified(ph Placeholder, p Pos, startup bool) {
 		c.add(p, Error, "bind-unknown-variable", "%s", msg)
 	} else {
 		c.add(p, Warning, "placeholder-unknown", "%s", msg)
-	}
-}
-
-// walkStrings calls fn for every scalar value of the tree with its key path.
-func (c *checker) walkStrings(n *yaml.Node, path []string, fn func(*yaml.Node, []string)) {
-	n = resolveAlias(n)
-	if n == nil {
-		return
-	}
-	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
-		for _, ch := range n.Content {
-			c.walkStrings(ch, path, fn)
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			c.walkStrings(n.Content[i+1], append(path, n.Content[i].Value), fn)
-		}
-	case yaml.ScalarNode:
-		if strings.Contains(n.Value, "{") {
-			fn(n, path)
-		}
 	}
 }
 
@@ -389,7 +353,7 @@ func (c *checker) checkConsumedTemplates() {
 			if b.IsRaw {
 				check(b.Raw, b.Pos, "the body")
 			} else if b.DataNode != nil {
-				c.walkStrings(b.DataNode, nil, func(n *yaml.Node, _ []string) {
+				walkStrings(b.DataNode, nil, func(n *yaml.Node, _ []string) {
 					check(n.Value, posOf(n), "the body")
 				})
 			}

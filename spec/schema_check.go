@@ -48,6 +48,21 @@ type schemaCheck struct {
 	// prefix is the JSON pointer of inst in the document when inst is one
 	// item of a list checked apart ("" for the whole document).
 	prefix string
+	// item is that item's tree, read in place of root's when root is nil
+	// (a document loaded in pieces keeps no tree of its lists' items).
+	item *yaml.Node
+}
+
+// nodeAt is NodeAt on the document's tree.
+func (sc *schemaCheck) nodeAt(ptr string) (value, key *yaml.Node) {
+	if sc.root != nil || sc.item == nil {
+		return NodeAt(sc.root, ptr)
+	}
+	rest, ok := strings.CutPrefix(ptr, sc.prefix)
+	if !ok || rest != "" && rest[0] != '/' {
+		return nil, nil
+	}
+	return NodeAt(sc.item, rest)
 }
 
 // value is the JSON value at ptr, a pointer into the document.
@@ -901,7 +916,7 @@ func (sc *schemaCheck) describe(ptr string) string {
 
 // keysInOrder lists the keys of the mapping at ptr in file order.
 func (sc *schemaCheck) keysInOrder(ptr string) []string {
-	n, _ := NodeAt(sc.root, ptr)
+	n, _ := sc.nodeAt(ptr)
 	n = resolveAlias(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		obj, _ := sc.value(ptr).(map[string]any)

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
@@ -15,6 +16,14 @@ type Pos struct {
 }
 
 func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
+
+// compare orders positions as the file does.
+func (p Pos) compare(q Pos) int {
+	if p.Line != q.Line {
+		return cmp.Compare(p.Line, q.Line)
+	}
+	return cmp.Compare(p.Col, q.Col)
+}
 
 // IsZero reports whether the position is unknown.
 func (p Pos) IsZero() bool { return p.Line == 0 }
@@ -195,7 +204,10 @@ func NodeAt(root *yaml.Node, pointer string) (value *yaml.Node, key *yaml.Node) 
 // PosAt is NodeAt reduced to a position: the key when the pointer ends at a
 // mapping key, else the value.
 func PosAt(root *yaml.Node, pointer string) Pos {
-	v, k := NodeAt(root, pointer)
+	return keyOrValue(NodeAt(root, pointer))
+}
+
+func keyOrValue(v, k *yaml.Node) Pos {
 	if k != nil {
 		return posOf(k)
 	}

@@ -200,15 +200,21 @@ func (v *Validator) schemaFindings(doc *Document) []finding {
 }
 
 func (v *Validator) diagnostic(doc *Document, f finding) Diagnostic {
+	return diagnosticAt(doc.Path, func(ptr string) (*yaml.Node, *yaml.Node) { return NodeAt(doc.Root, ptr) }, f)
+}
+
+// diagnosticAt places a finding with nodeAt, which is NodeAt on the tree
+// that holds the finding's value.
+func diagnosticAt(path string, nodeAt func(ptr string) (value, key *yaml.Node), f finding) Diagnostic {
 	var p Pos
 	switch f.at {
 	case atKey:
-		p = PosAt(doc.Root, f.ptr+"/"+escapeToken(f.key))
+		p = keyOrValue(nodeAt(f.ptr + "/" + escapeToken(f.key)))
 	case atObject:
 		// The key the object sits under, or the first line of a list item.
-		p = PosAt(doc.Root, f.ptr)
+		p = keyOrValue(nodeAt(f.ptr))
 	default:
-		val, key := NodeAt(doc.Root, f.ptr)
+		val, key := nodeAt(f.ptr)
 		p = posOf(resolveAlias(val))
 		if val == nil && key != nil {
 			p = posOf(key)
@@ -217,7 +223,7 @@ func (v *Validator) diagnostic(doc *Document, f finding) Diagnostic {
 	if p.IsZero() {
 		p = Pos{Line: 1, Col: 1}
 	}
-	return Diagnostic{File: doc.Path, Line: p.Line, Col: p.Col, Severity: f.sev, Rule: f.rule, Message: f.msg}
+	return Diagnostic{File: path, Line: p.Line, Col: p.Col, Severity: f.sev, Rule: f.rule, Message: f.msg}
 }
 
 func dedupe(ds Diagnostics) Diagnostics {
