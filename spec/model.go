@@ -16,6 +16,9 @@ type Document struct {
 	// Path is the file the document was read from ("" for in-memory input).
 	Path string `yaml:"-"`
 	// Root is the parsed YAML, kept for diagnostics that point into it.
+	// A large document that Validator.Load read in pieces keeps the tree
+	// of its skeleton only: its long lists hold their first items, and
+	// what the checks read from the rest is in pieces.
 	Root *yaml.Node `yaml:"-"`
 	// pieces is, for a document loaded in pieces, what the checks read
 	// from the trees it did not keep (texts.go).
@@ -24,6 +27,12 @@ type Document struct {
 	// naftiko document); its tree is read as alpha2 (ikanos.go).
 	Ikanos string `yaml:"-"`
 }
+
+// DropTree releases what only validation reads, once the document has been
+// validated: its YAML tree and, for a document loaded in pieces, what
+// stands in for the trees it did not keep. Positions (Src) stay; Validate
+// afterwards checks the model alone.
+func (d *Document) DropTree() { d.Root, d.pieces = nil, nil }
 
 // AllConsumes lists the root's consumes entries, then the capability's.
 func (d *Document) AllConsumes() []*Consumes {

@@ -26,6 +26,10 @@ type Validator struct {
 	// splitFrom is how many list items a document needs to be checked in
 	// pieces (schema_split.go); tests lower it to hold the two ways equal.
 	splitFrom int
+	// piecesFrom is the size from which Load reads a document in pieces,
+	// cut by chunks (load_pieces.go); tests lower both.
+	piecesFrom int
+	chunks     chunker
 }
 
 // NewValidator returns a validator. The schema is compiled once per
@@ -39,7 +43,7 @@ func NewValidator() (*Validator, error) {
 		return nil, err
 	}
 	go loadSchema()
-	return &Validator{schema: loadSchema, splitFrom: splitFrom}, nil
+	return &Validator{schema: loadSchema, splitFrom: splitFrom, piecesFrom: chunkFrom, chunks: defaultChunker()}, nil
 }
 
 // ValidateFile reads and checks one capability file with a shared validator.
@@ -73,8 +77,12 @@ func (v *Validator) ValidateBytes(path string, data []byte) Diagnostics {
 // Parse and then ValidateParsed give, in one go. The schema check needs only
 // the YAML tree, so it starts as soon as the tree is read, on the cores
 // that decoding the model, on one, leaves idle. The document keeps its
-// tree, as Parse's does.
+// tree, as Parse's does, but for a large one, which Load reads in pieces
+// and never holds whole (load_pieces.go): its Root is the skeleton.
 func (v *Validator) Load(path string, data []byte) (*Document, Diagnostics) {
+	if doc, parsed, schema, ok := v.loadInPieces(path, data); ok {
+		return doc, v.validateParsed(doc, parsed, schema)
+	}
 	var schema chan Diagnostics
 	doc, parsed := parse(path, data, func(root *yaml.Node) {
 		schema = make(chan Diagnostics, 1)
@@ -146,6 +154,11 @@ func (v *Validator) Validate(doc *Document) Diagnostics {
 // validate is Validate with the schema check's diagnostics to come from
 // schema, when it was started already.
 func (v *Validator) validate(doc *Document, schema <-chan Diagnostics) Diagnostics {
+	if schema == nil && doc.pieces != nil {
+		ch := make(chan Diagnostics, 1)
+		ch <- slices.Clone(doc.pieces.schema)
+		schema = ch
+	}
 	if schema == nil && doc.Root != nil {
 		ch := make(chan Diagnostics, 1)
 		go func() { ch <- v.schemaDiagnostics(doc) }()

@@ -531,7 +531,7 @@ func loadFiles(files []string) ([]*spec.Document, validation, error) {
 		}
 		doc, ds := v.Load(f, data)
 		if doc != nil {
-			doc.Root = nil
+			doc.DropTree()
 		}
 		docs = append(docs, doc)
 		diags = append(diags, ds...)
