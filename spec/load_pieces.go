@@ -55,6 +55,7 @@ type pieceList struct {
 type listSink interface {
 	decode(seq *yaml.Node) (any, error)
 	append(items any)
+	grow(n int) // room for n more, so the list is allocated once
 	len() int
 }
 
@@ -67,6 +68,7 @@ func (s sliceSink[T]) decode(seq *yaml.Node) (any, error) {
 }
 
 func (s sliceSink[T]) append(items any) { *s.dst = append(*s.dst, items.([]T)...) }
+func (s sliceSink[T]) grow(n int)       { *s.dst = slices.Grow(*s.dst, n) }
 func (s sliceSink[T]) len() int         { return len(*s.dst) }
 
 // chunkResult is what a chunk leaves once its tree is dropped.
@@ -189,8 +191,10 @@ func (v *Validator) loadInPieces(path string, data []byte) (*Document, Diagnosti
 	}
 
 	texts := doc.pieces
-	for n, r := range results[grafts:] {
-		jobs[grafts+n].list.sink.append(r.items)
+	for n := grafts; n < len(results); n++ {
+		r := &results[n]
+		jobs[n].list.sink.append(r.items)
+		r.items = nil // each decoded item is in the model's list now
 		aliases = append(aliases, r.aliases...)
 		texts.braced = append(texts.braced, r.texts.braced...)
 		texts.templates = append(texts.templates, r.texts.templates...)
@@ -295,6 +299,7 @@ func (l *pieceLoad) skeleton(root *yaml.Node) (*Document, Diagnostics, <-chan Di
 		if pli.sink = sinkAt(doc, root, pli.toks); pli.sink == nil || pli.sink.len() != pli.cut.keep {
 			return nil, nil, nil, false
 		}
+		pli.sink.grow(len(pli.cut.run.items) - pli.cut.keep)
 	}
 	declared := map[string]bool{}
 	binds := doc.Binds

@@ -46,10 +46,20 @@ type Src struct {
 }
 
 // srcField is one key of a mapping; key shares the YAML scalar's string.
+// Positions are int32 (MaxFileSize bounds a file's lines): a third less
+// memory for every key of the model.
 type srcField struct {
-	key        string
-	keyPos, at Pos
+	key                        string
+	keyLine, keyCol, line, col int32 // the key's, and its value's
 }
+
+func newSrcField(key string, k, v *yaml.Node) srcField {
+	kp, vp := posOf(k), posOf(v)
+	return srcField{key, int32(kp.Line), int32(kp.Col), int32(vp.Line), int32(vp.Col)}
+}
+
+func (f srcField) keyPos() Pos { return Pos{Line: int(f.keyLine), Col: int(f.keyCol)} }
+func (f srcField) at() Pos     { return Pos{Line: int(f.line), Col: int(f.col)} }
 
 // field finds key; a key spelled twice (an error of its own) is found at
 // its last spelling, as a decoder reads it.
@@ -66,7 +76,7 @@ func (s Src) field(key string) (srcField, bool) {
 // key is absent.
 func (s Src) At(key string) Pos {
 	if f, ok := s.field(key); ok {
-		return f.at
+		return f.at()
 	}
 	return s.Pos
 }
@@ -74,7 +84,7 @@ func (s Src) At(key string) Pos {
 // KeyAt returns the position of key itself, or of the mapping when absent.
 func (s Src) KeyAt(key string) Pos {
 	if f, ok := s.field(key); ok {
-		return f.keyPos
+		return f.keyPos()
 	}
 	return s.Pos
 }
@@ -96,13 +106,13 @@ func (s *Src) record(n *yaml.Node) {
 		if isMergeKey(n.Content[i]) {
 			continue
 		}
-		s.fields = append(s.fields, srcField{n.Content[i].Value, posOf(n.Content[i]), posOf(n.Content[i+1])})
+		s.fields = append(s.fields, newSrcField(n.Content[i].Value, n.Content[i], n.Content[i+1]))
 	}
 	// Keys brought in by `<<: *anchor` count as spelled out here.
 	for _, m := range mergedMappings(n) {
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			if k := m.Content[i].Value; !s.Has(k) && !isMergeKey(m.Content[i]) {
-				s.fields = append(s.fields, srcField{k, posOf(m.Content[i]), posOf(m.Content[i+1])})
+				s.fields = append(s.fields, newSrcField(k, m.Content[i], m.Content[i+1]))
 			}
 		}
 	}
