@@ -43,7 +43,7 @@ func NewValidator() (*Validator, error) {
 		return nil, err
 	}
 	go loadSchema()
-	return &Validator{schema: loadSchema, splitFrom: splitFrom, piecesFrom: chunkFrom, chunks: defaultChunker()}, nil
+	return &Validator{schema: loadSchema, splitFrom: splitFrom, piecesFrom: piecesFrom, chunks: defaultChunker()}, nil
 }
 
 // ValidateFile reads and checks one capability file with a shared validator.
