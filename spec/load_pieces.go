@@ -57,33 +57,31 @@ type pieceList struct {
 	sink  listSink
 }
 
-// listSink decodes a chunk of a list's items as the model's list would,
-// and appends them to it.
+// listSink is the model's list a cut list's items are decoded onto, each
+// chunk onto its own places, on every core: the list is extended once to
+// its full length, and each item decoded as the list's decoder would decode
+// it (into a zero value; a type error, which would drop it, loads the
+// document whole instead).
 type listSink interface {
-	decode(seq *yaml.Node) (any, error)
-	append(items any)
-	grow(n int) // room for n more, so the list is allocated once
+	extend(n int)
+	decodeAt(i int, item *yaml.Node) error
 	len() int
 }
 
 type sliceSink[T any] struct{ dst *[]T }
 
-func (s sliceSink[T]) decode(seq *yaml.Node) (any, error) {
-	var out []T
-	err := seq.Decode(&out)
-	return out, err
-}
+func (s sliceSink[T]) extend(n int) { *s.dst = append(*s.dst, make([]T, n)...) }
+func (s sliceSink[T]) len() int     { return len(*s.dst) }
 
-func (s sliceSink[T]) append(items any) { *s.dst = append(*s.dst, items.([]T)...) }
-func (s sliceSink[T]) grow(n int)       { *s.dst = slices.Grow(*s.dst, n) }
-func (s sliceSink[T]) len() int         { return len(*s.dst) }
+func (s sliceSink[T]) decodeAt(i int, item *yaml.Node) error {
+	return item.Decode(&(*s.dst)[i])
+}
 
 // chunkResult is what a chunk leaves once its tree is dropped.
 type chunkResult struct {
 	failed  bool
 	aliases Diagnostics // enum aliases read
 	schema  Diagnostics
-	items   any // the decoded items
 	texts   pieceTexts
 }
 
@@ -198,10 +196,7 @@ func (v *Validator) loadInPieces(path string, data []byte) (*Document, Diagnosti
 	}
 
 	texts := doc.pieces
-	for n := grafts; n < len(results); n++ {
-		r := &results[n]
-		jobs[n].list.sink.append(r.items)
-		r.items = nil // each decoded item is in the model's list now
+	for _, r := range results[grafts:] {
 		aliases = append(aliases, r.aliases...)
 		texts.braced = append(texts.braced, r.texts.braced...)
 		texts.templates = append(texts.templates, r.texts.templates...)
@@ -269,7 +264,7 @@ func (l *pieceLoad) skeleton(root *yaml.Node) (*Document, Diagnostics, <-chan Di
 		root.Content[0].Kind != yaml.MappingNode || foreignFormat(root) != "" {
 		return nil, nil, nil, false
 	}
-	aliases := readEnumAliases(l.path, root)
+	aliases := l.v.kept(readEnumAliases(l.path, root))
 
 	cs, err := l.v.schema()
 	if err != nil {
@@ -306,7 +301,7 @@ func (l *pieceLoad) skeleton(root *yaml.Node) (*Document, Diagnostics, <-chan Di
 		if pli.sink = sinkAt(doc, root, pli.toks); pli.sink == nil || pli.sink.len() != pli.cut.keep {
 			return nil, nil, nil, false
 		}
-		pli.sink.grow(len(pli.cut.run.items) - pli.cut.keep)
+		pli.sink.extend(len(pli.cut.run.items) - pli.cut.keep)
 	}
 	declared := map[string]bool{}
 	binds := doc.Binds
@@ -337,7 +332,7 @@ func (l *pieceLoad) skeleton(root *yaml.Node) (*Document, Diagnostics, <-chan Di
 		for _, f := range sc.checkSplit(lists, l.items) {
 			ds = append(ds, l.v.diagnostic(doc, f))
 		}
-		schema <- ds
+		schema <- l.v.kept(ds)
 	}()
 	return doc, aliases, schema, true
 }
@@ -355,6 +350,7 @@ func (l *pieceLoad) chunk(pli *pieceList, p *piece) chunkResult {
 	for _, it := range seq.Content {
 		r.aliases = append(r.aliases, readEnumAliasesAt(l.path, it, pli.depth)...)
 	}
+	r.aliases = l.v.kept(r.aliases)
 	for j, it := range seq.Content {
 		item := &schemaCheck{cs: l.cs, inst: ToJSONValue(it), item: it, prefix: pli.ptr + "/" + strconv.Itoa(p.from+j)}
 		e, err := item.validate(l.items[pli.key])
@@ -365,11 +361,12 @@ func (l *pieceLoad) chunk(pli *pieceList, p *piece) chunkResult {
 			r.schema = append(r.schema, diagnosticAt(l.path, item.nodeAt, f))
 		}
 	}
-	items, err := pli.sink.decode(seq)
-	if err != nil {
-		return chunkResult{failed: true}
+	r.schema = l.v.kept(r.schema)
+	for j, it := range seq.Content {
+		if err := pli.sink.decodeAt(p.from+j, it); err != nil {
+			return chunkResult{failed: true}
+		}
 	}
-	r.items = items
 	for _, it := range seq.Content {
 		r.texts.collect(it, pli.keys, pli.depth, l.isBare)
 	}

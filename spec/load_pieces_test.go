@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -58,6 +59,10 @@ func TestLoadInPiecesIsLoadWhole(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%s (%+v): in pieces Load says\n%s\nwhole it says\n%s", name, v.chunks, render(got), render(want))
 				continue
+			}
+			// The verdict alone is the errors of the whole report.
+			if _, errs := v.ErrorsOnly().Load(name, data); !slices.Equal(errs, want.Errors()) {
+				t.Errorf("%s (%+v): ErrorsOnly's Load says\n%s\nthe errors are\n%s", name, v.chunks, render(errs), render(want.Errors()))
 			}
 			if gotDoc == nil || gotDoc.pieces == nil {
 				continue

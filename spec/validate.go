@@ -30,6 +30,27 @@ type Validator struct {
 	// cut by chunks (load_pieces.go); tests lower both.
 	piecesFrom int
 	chunks     chunker
+	// errorsOnly: diagnostics are the errors only (ErrorsOnly).
+	errorsOnly bool
+}
+
+// ErrorsOnly returns a validator whose diagnostics are the errors only: the
+// verdict, for a caller that serves files rather than reports on them.
+// Warnings are found as before, but a large document's are dropped as each
+// of its pieces is read, never all held (tens of thousands of them, some
+// megabytes, for a generated capability of 10,000 operations).
+func (v *Validator) ErrorsOnly() *Validator {
+	w := *v
+	w.errorsOnly = true
+	return &w
+}
+
+// kept is ds reduced to what the validator keeps (in place).
+func (v *Validator) kept(ds Diagnostics) Diagnostics {
+	if !v.errorsOnly {
+		return ds
+	}
+	return slices.DeleteFunc(ds, func(d Diagnostic) bool { return d.Severity != Error })
 }
 
 // NewValidator returns a validator. The schema is compiled once per
@@ -117,7 +138,7 @@ func (v *Validator) validateParsed(doc *Document, parsed Diagnostics, schema <-c
 			}
 		}
 		out.Sort()
-		return out
+		return v.kept(out)
 	}
 	ds := v.validate(doc, schema)
 	errLines := map[int]bool{}
@@ -140,7 +161,7 @@ func (v *Validator) validateParsed(doc *Document, parsed Diagnostics, schema <-c
 		ds = append(ds, d)
 	}
 	ds.Sort()
-	return ds
+	return v.kept(ds)
 }
 
 // Validate checks a parsed document against the schema and naftiko's
@@ -172,7 +193,7 @@ func (v *Validator) validate(doc *Document, schema <-chan Diagnostics) Diagnosti
 	ds = append(ds, rules...)
 	ds = dedupe(ds)
 	ds.Sort()
-	return ds
+	return v.kept(ds)
 }
 
 // schemaDiagnostics checks doc's tree against the schema; it reads

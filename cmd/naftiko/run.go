@@ -522,6 +522,9 @@ func loadFiles(files []string) ([]*spec.Document, validation, error) {
 	if err != nil {
 		return nil, validation{err: err}, nil
 	}
+	// Serving, reloading and exporting need the verdict, not the report
+	// (validate gives it): the warnings are not kept.
+	v = v.ErrorsOnly()
 	docs := make([]*spec.Document, 0, len(files))
 	var diags spec.Diagnostics
 	for _, f := range files {
