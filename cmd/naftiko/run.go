@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -248,6 +249,12 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "naftiko run:", err)
 		return exitFailed
 	}
+	// The documents are garbage once compiled (nothing below reads them),
+	// but the collector's next goal was set while they were alive:
+	// mounting (the go-sdk's AddTool makes some 64 KB of garbage per tool)
+	// would fill the heap to it before collecting. Collected here,
+	// mounting reuses their pages.
+	runtime.GC()
 	srv, err := server.New(caps, server.Options{Logger: logger, Audit: auditLog, AllowUnauthenticated: *allowUnauth, Version: version,
 		ResultBudget: cmp.Or(*budget, -1), LinkKey: key,
 		Telemetry: tel, Admin: *adminAddr, Skipped: skipped, RateLimit: ratelimit.New(*rateLimit, *rateBurst), MCPStateless: *stateless, DrainDelay: *drainDelay,
