@@ -3,6 +3,7 @@ package spec
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,45 @@ func FuzzParse(f *testing.F) {
 			if strings.TrimSpace(d.Message) == "" {
 				t.Errorf("diagnostic without a message: %v", d)
 			}
+		}
+	})
+}
+
+// FuzzLoadInPieces holds loading in pieces to loading whole on arbitrary
+// bytes: cut as fine as the chunker goes (lists of three items, chunks of
+// one), the same diagnostics in the same order and the same model, or a
+// whole load.
+func FuzzLoadInPieces(f *testing.F) {
+	shared := spectest.SharedDir(f)
+	for _, name := range fuzzCorpusFiles[:4] {
+		data, err := os.ReadFile(filepath.Join(shared, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(manyOperations(5)))
+	base, err := NewValidator()
+	if err != nil {
+		f.Fatal(err)
+	}
+	whole := *base
+	whole.chunks = chunker{}
+	pieces := *base
+	pieces.piecesFrom, pieces.splitFrom, pieces.chunks = 0, 1, chunker{minRun: 3, perChunk: 1, workers: 2}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		wantDoc, want := whole.Load("fuzz.yaml", data)
+		gotDoc, got := pieces.Load("fuzz.yaml", data)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("in pieces Load says\n%s\nwhole it says\n%s", render(got), render(want))
+		}
+		if gotDoc == nil || gotDoc.pieces == nil {
+			return
+		}
+		bare := *gotDoc
+		bare.Root, bare.pieces = wantDoc.Root, nil
+		if !reflect.DeepEqual(&bare, wantDoc) {
+			t.Fatal("the document read in pieces differs from the one read whole")
 		}
 	})
 }
