@@ -543,8 +543,11 @@ var descriptionKeys = map[string]map[string]bool{
 }
 
 func (sc *schemaCheck) missingKey(ptr, def, key string, obj map[string]any) (finding, bool) {
-	f := finding{ptr: ptr, key: key, at: atObject, sev: Error, rule: "missing-key",
-		msg: fmt.Sprintf("%s is missing `%s`", sc.describe(ptr), key)}
+	// The default message is worded last, only if no case words its own:
+	// it describes the value (which reads the document), and most missing
+	// keys of a generated file are a case's (an object output without
+	// properties).
+	f := finding{ptr: ptr, key: key, at: atObject, sev: Error, rule: "missing-key"}
 	switch {
 	case def == "Info" && key == "label":
 		if _, ok := obj["title"]; ok {
@@ -577,6 +580,9 @@ func (sc *schemaCheck) missingKey(ptr, def, key string, obj map[string]any) (fin
 		}
 	case def == "McpExposes" && key == "port":
 		f.msg = fmt.Sprintf("%s is missing `port` (an MCP server over HTTP needs one; use `transport: stdio` for a local process)", sc.describe(ptr))
+	}
+	if f.msg == "" {
+		f.msg = fmt.Sprintf("%s is missing `%s`", sc.describe(ptr), key)
 	}
 	return f, true
 }
