@@ -249,8 +249,6 @@ func (l *pieceLoad) locate(pl *chunkPlan) (seqs []*yaml.Node, graft []bool, ok b
 				pli.keys = append(pli.keys, t)
 			}
 		}
-		// Clipped: walkStrings appends to it on every core.
-		pli.keys = slices.Clip(pli.keys)
 		l.lists = append(l.lists, pli)
 	}
 	return seqs, graft, len(l.lists) > 0
@@ -315,7 +313,9 @@ func (l *pieceLoad) skeleton(root *yaml.Node) (*Document, Diagnostics, <-chan Di
 	}
 	// A bare value is looked for only for a variable nothing uses: a
 	// declared one, or one inferred from a template (a SCREAMING name).
-	l.isBare = func(s string) bool { return declared[s] || screamingName.MatchString(s) }
+	l.isBare = func(s string) bool {
+		return declared[s] || s != "" && 'A' <= s[0] && s[0] <= 'Z' && screamingName.MatchString(s)
+	}
 	doc.pieces = &pieceTexts{bare: map[string]Pos{}}
 	doc.pieces.collect(root, nil, 0, l.isBare)
 

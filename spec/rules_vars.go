@@ -176,7 +176,7 @@ func (c *checker) bareNames() map[string]Pos {
 		return t.bare
 	}
 	out := map[string]Pos{}
-	walkBare(c.doc.Root, false, func(v string) bool { return c.bindKeys[v] }, out)
+	walkBare(c.doc.Root, func(v string) bool { return c.bindKeys[v] }, out)
 	return out
 }
 

@@ -180,6 +180,18 @@ func validatedFiles(t *testing.T) []string {
 	return files
 }
 
+// eachFile calls fn with each of files and what it holds.
+func eachFile(t *testing.T, files []string, fn func(path string, data []byte)) {
+	t.Helper()
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(f, data)
+	}
+}
+
 // globFiles lists the files matching each pattern, in order.
 func globFiles(t *testing.T, patterns ...string) []string {
 	t.Helper()

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -53,9 +54,16 @@ type posText struct {
 	pos   Pos
 }
 
-// walkStrings calls fn for every scalar value of the tree holding `{`,
-// with its key path; aliases are followed.
-func walkStrings(n *yaml.Node, path []string, fn func(*yaml.Node, []string)) {
+// walkValues calls fn for every scalar value of the tree (keys are not
+// values), with the mapping keys above it, which fn must not keep (the
+// walk reuses them); aliases are followed.
+func walkValues(n *yaml.Node, path []string, fn func(*yaml.Node, []string)) {
+	// Room for the keys below: else each mapping would copy the path for
+	// each of its keys.
+	walkValuesIn(n, append(make([]string, 0, len(path)+8), path...), fn)
+}
+
+func walkValuesIn(n *yaml.Node, path []string, fn func(*yaml.Node, []string)) {
 	n = resolveAlias(n)
 	if n == nil {
 		return
@@ -63,17 +71,25 @@ func walkStrings(n *yaml.Node, path []string, fn func(*yaml.Node, []string)) {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for _, ch := range n.Content {
-			walkStrings(ch, path, fn)
+			walkValuesIn(ch, path, fn)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			walkStrings(n.Content[i+1], append(path, n.Content[i].Value), fn)
+			walkValuesIn(n.Content[i+1], append(path, n.Content[i].Value), fn)
 		}
 	case yaml.ScalarNode:
-		if strings.Contains(n.Value, "{") {
-			fn(n, path)
-		}
+		fn(n, path)
 	}
+}
+
+// walkStrings calls fn for every scalar value of the tree holding `{`,
+// with its key path (not to be kept); aliases are followed.
+func walkStrings(n *yaml.Node, path []string, fn func(*yaml.Node, []string)) {
+	walkValues(n, path, func(s *yaml.Node, p []string) {
+		if strings.Contains(s.Value, "{") {
+			fn(s, p)
+		}
+	})
 }
 
 // walkTemplates calls fn for every scalar holding `{{`, keys included,
@@ -92,27 +108,14 @@ func walkTemplates(n *yaml.Node, depth int, fn func(*yaml.Node)) {
 
 // walkBare records in out where the first scalar value that want accepts
 // is, for each value, outside `binds`; aliases are followed.
-func walkBare(n *yaml.Node, inBinds bool, want func(string) bool, out map[string]Pos) {
-	n = resolveAlias(n)
-	if n == nil {
-		return
-	}
-	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
-		for _, ch := range n.Content {
-			walkBare(ch, inBinds, want, out)
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			walkBare(n.Content[i+1], inBinds || n.Content[i].Value == "binds", want, out)
-		}
-	case yaml.ScalarNode:
-		if !inBinds && want(n.Value) {
-			if _, seen := out[n.Value]; !seen {
-				out[n.Value] = posOf(n)
+func walkBare(n *yaml.Node, want func(string) bool, out map[string]Pos) {
+	walkValues(n, nil, func(s *yaml.Node, path []string) {
+		if !slices.Contains(path, "binds") && want(s.Value) {
+			if _, seen := out[s.Value]; !seen {
+				out[s.Value] = posOf(s)
 			}
 		}
-	}
+	})
 }
 
 // collect adds what the checks read from the tree n, which sits under
@@ -125,7 +128,7 @@ func (t *pieceTexts) collect(n *yaml.Node, path []string, depth int, bareName fu
 		t.templates = append(t.templates, posText{s.Value, posOf(s)})
 	})
 	bare := map[string]Pos{}
-	walkBare(n, false, bareName, bare)
+	walkBare(n, bareName, bare)
 	for v, p := range bare {
 		if q, ok := t.bare[v]; !ok || p.compare(q) < 0 {
 			t.bare[v] = p
