@@ -119,7 +119,8 @@ func walkBare(n *yaml.Node, want func(string) bool, out map[string]Pos) {
 }
 
 // collect adds what the checks read from the tree n, which sits under
-// the mapping keys path at depth in the document.
+// the mapping keys path at depth in the document; trees are collected in
+// document order, so the first bare value met is the first in the file.
 func (t *pieceTexts) collect(n *yaml.Node, path []string, depth int, bareName func(string) bool) {
 	walkStrings(n, path, func(s *yaml.Node, p []string) {
 		t.braced = append(t.braced, bracedOf(s, p))
@@ -127,11 +128,5 @@ func (t *pieceTexts) collect(n *yaml.Node, path []string, depth int, bareName fu
 	walkTemplates(n, depth, func(s *yaml.Node) {
 		t.templates = append(t.templates, posText{s.Value, posOf(s)})
 	})
-	bare := map[string]Pos{}
-	walkBare(n, bareName, bare)
-	for v, p := range bare {
-		if q, ok := t.bare[v]; !ok || p.compare(q) < 0 {
-			t.bare[v] = p
-		}
-	}
+	walkBare(n, bareName, t.bare)
 }
