@@ -58,17 +58,24 @@ func (sc *schemaCheck) nodeAt(ptr string) (value, key *yaml.Node) {
 	if sc.root != nil || sc.item == nil {
 		return NodeAt(sc.root, ptr)
 	}
-	rest, ok := strings.CutPrefix(ptr, sc.prefix)
-	if !ok || rest != "" && rest[0] != '/' {
+	rest, ok := sc.inItem(ptr)
+	if !ok {
 		return nil, nil
 	}
 	return NodeAt(sc.item, rest)
 }
 
+// inItem is ptr, a pointer into the document, as a pointer into the item
+// at prefix; false when it points elsewhere.
+func (sc *schemaCheck) inItem(ptr string) (string, bool) {
+	rest, ok := strings.CutPrefix(ptr, sc.prefix)
+	return rest, ok && (rest == "" || rest[0] == '/')
+}
+
 // value is the JSON value at ptr, a pointer into the document.
 func (sc *schemaCheck) value(ptr string) any {
 	if sc.prefix != "" {
-		rest, ok := strings.CutPrefix(ptr, sc.prefix)
+		rest, ok := sc.inItem(ptr)
 		if !ok {
 			return nil
 		}
